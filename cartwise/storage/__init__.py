@@ -1,0 +1,14 @@
+"""Persistence for cartwise: shops, catalog, orders, carts, raw webhook events and trained models,
+on SQLite (WAL, the default) or PostgreSQL, through SQLAlchemy.
+
+`open(url)` returns a `Store`; database failures surface as `cartwise.errors.StorageError`.
+Layer 2: imports only layer 0 (`errors`, `domain`).
+"""
+
+from cartwise.storage.artifacts import ModelArtifact as ModelArtifact
+from cartwise.storage.events import RawEvent as RawEvent
+from cartwise.storage.store import Store as Store
+from cartwise.storage.store import Transaction as Transaction
+from cartwise.storage.store import open as open
+
+__all__ = ["ModelArtifact", "RawEvent", "Store", "Transaction", "open"]

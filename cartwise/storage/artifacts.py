@@ -1,0 +1,106 @@
+"""The model artifacts repository: each shop's trained models as numbered versions 1, 2, ….
+
+Imports only layer 0 and the storage modules below it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cartwise.errors import InvalidRequest, StorageError
+from cartwise.storage._base import Runner, require_shop_id
+from cartwise.storage.schema import model_artifacts, shops
+
+__all__ = ["ModelArtifact", "ModelRepository"]
+
+_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ModelArtifact:
+    """One saved model: `blob` is what the model serialised itself to, `meta` its JSON notes."""
+
+    version: int
+    blob: bytes
+    meta: dict[str, Any]
+    created_at: datetime
+
+
+class ModelRepository:
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def save(self, domain: str, blob: bytes, meta: Mapping[str, Any]) -> int:
+        """Store a new model version and return its number: one more than the latest, also
+        when several processes save at once. `meta` must be JSON-serialisable."""
+        meta = dict(meta)
+        try:
+            json.dumps(meta)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"model meta is not JSON-serialisable: {exc}") from exc
+        with self._runner.write(f"saving a model of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            # Savers of one shop queue on its row (PostgreSQL; SQLite writers are serialised by
+            # BEGIN IMMEDIATE already); the unique constraint and retry are the safety net.
+            # FOR NO KEY UPDATE, as the KEY SHARE locks that foreign-key checks take on the shop
+            # row in the same transaction would turn FOR UPDATE into a deadlock.
+            conn.execute(
+                select(shops.c.id).where(shops.c.id == shop_id).with_for_update(key_share=True)
+            )
+            for _ in range(_ATTEMPTS):
+                try:
+                    return _insert_next(conn, shop_id, bytes(blob), meta)
+                except IntegrityError:
+                    continue  # another writer took that number: read the latest again
+        raise StorageError(f"could not assign a model version for {domain!r}: too much contention")
+
+    def latest(self, domain: str) -> ModelArtifact | None:
+        """The newest model of the shop, or None before the first training."""
+        with self._runner.read(f"reading the model of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            row = conn.execute(
+                select(model_artifacts)
+                .where(model_artifacts.c.shop_id == shop_id)
+                .order_by(model_artifacts.c.version.desc())
+                .limit(1)
+            ).one_or_none()
+        if row is None:
+            return None
+        return ModelArtifact(row.version, bytes(row.blob), dict(row.meta), row.created_at)
+
+    def latest_version(self, domain: str) -> int | None:
+        """The newest version number without loading the blob; None before the first training."""
+        with self._runner.read(f"reading the model version of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            version = conn.execute(
+                select(func.max(model_artifacts.c.version)).where(
+                    model_artifacts.c.shop_id == shop_id
+                )
+            ).scalar_one()
+        return None if version is None else int(version)
+
+
+def _insert_next(conn: Connection, shop_id: int, blob: bytes, meta: dict[str, Any]) -> int:
+    # A savepoint, so a lost race undoes only this attempt and not the caller's transaction.
+    with conn.begin_nested():
+        latest = conn.execute(
+            select(func.max(model_artifacts.c.version)).where(model_artifacts.c.shop_id == shop_id)
+        ).scalar_one()
+        version = 1 if latest is None else int(latest) + 1
+        conn.execute(
+            insert(model_artifacts).values(
+                shop_id=shop_id,
+                version=version,
+                blob=blob,
+                meta=meta,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return version

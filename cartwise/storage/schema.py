@@ -1,0 +1,176 @@
+"""The tables of the cartwise database, as SQLAlchemy Core metadata, and the UTC datetime type.
+
+Portable between SQLite and PostgreSQL; imports nothing from cartwise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "UTCDateTime",
+    "carts",
+    "metadata",
+    "model_artifacts",
+    "order_lines",
+    "orders",
+    "products",
+    "raw_events",
+    "shops",
+    "to_utc",
+]
+
+
+def to_utc(value: datetime) -> datetime:
+    """`value` as an aware UTC datetime; a naive value is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    SQLite has no time zones and drops the offset, so values are normalised to UTC before they
+    are written and marked UTC when read; PostgreSQL stores `timestamptz` and is normalised too.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = to_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return to_utc(value)
+
+
+_Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+shops = Table(
+    "shops",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("domain", String(255), nullable=False, unique=True),
+    Column("platform", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("category", Text, nullable=False, default=""),
+    Column("vendor", Text, nullable=False, default=""),
+    Column("price", Float, nullable=True),
+    Column("tags", _Json, nullable=False),
+    Column("available", Boolean, nullable=False, default=True),
+    Column("stock", Integer, nullable=True),
+    Column("image_url", Text, nullable=True),
+    Column("variant_id", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_products_shop_title", "shop_id", "title"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("customer_id", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("cancelled", Boolean, nullable=False, default=False),
+    # A fingerprint of the order's content: an upsert skips orders that did not change.
+    Column("digest", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "order_id", name="uq_orders_shop_order"),
+    Index("ix_orders_shop_created", "shop_id", "created_at", "id"),
+    Index("ix_orders_shop_customer", "shop_id", "customer_id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_pk", ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("product_id", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("price", Float, nullable=True),
+    Column("variant_id", Text, nullable=True),
+)
+
+carts = Table(
+    "carts",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("cart_id", Text, primary_key=True),
+    Column("customer_id", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("lines", _Json, nullable=False),
+    Index("ix_carts_shop_updated", "shop_id", "updated_at", "cart_id"),
+)
+
+# Keyed by the shop's domain, not its id: a verified webhook is kept even before the shop is known.
+raw_events = Table(
+    "raw_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_domain", String(255), nullable=False),
+    Column("delivery_id", Text, nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("event_id", Text, nullable=True),
+    Column("headers", _Json, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("shop_domain", "delivery_id", name="uq_raw_events_delivery"),
+    # NULL event ids are distinct in a unique constraint on both SQLite and PostgreSQL.
+    UniqueConstraint("shop_domain", "topic", "event_id", name="uq_raw_events_event"),
+    Index("ix_raw_events_status", "status", "id"),
+)
+
+model_artifacts = Table(
+    "model_artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("blob", LargeBinary, nullable=False),
+    Column("meta", _Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "version", name="uq_model_artifacts_version"),
+)

@@ -1,0 +1,105 @@
+"""`open(url)` and the `Store` it returns; `Store.transaction()` groups writes into one unit.
+
+Imports only layer 0 and the storage modules below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from sqlalchemy import URL, Engine, text
+
+from cartwise.storage._base import BoundRunner, EngineRunner, Runner
+from cartwise.storage.artifacts import ModelRepository
+from cartwise.storage.carts import CartRepository
+from cartwise.storage.engine import create_schema, make_engine, translate_errors
+from cartwise.storage.events import EventRepository
+from cartwise.storage.orders import OrderRepository
+from cartwise.storage.products import ProductRepository
+from cartwise.storage.shops import ShopRepository
+
+__all__ = ["Store", "Transaction", "open"]
+
+
+class _Repositories:
+    def __init__(self, runner: Runner) -> None:
+        self.shops = ShopRepository(runner)
+        self.products = ProductRepository(runner)
+        self.orders = OrderRepository(runner)
+        self.carts = CartRepository(runner)
+        self.events = EventRepository(runner)
+        self.models = ModelRepository(runner)
+
+
+class Transaction(_Repositories):
+    """The repositories of a `Store`, all writing into one transaction: everything or nothing."""
+
+
+class Store(_Repositories):
+    """A cartwise database. Repository methods called on it each run in their own short
+    transaction; it is safe to share between threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(EngineRunner(engine))
+        self._engine = engine
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """`"sqlite"` or `"postgresql"`."""
+        return self._engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One atomic unit of work: committed when the block ends, rolled back if it raises."""
+        with (
+            translate_errors("running a transaction"),
+            self._engine.connect() as conn,
+        ):
+            conn.execution_options(cartwise_write=True)
+            with conn.begin():
+                yield Transaction(BoundRunner(conn))
+
+    def ping(self) -> None:
+        """Check that the database answers; StorageError when it does not."""
+        with translate_errors(f"reaching {self.url}"), self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        """Release every pooled connection; the store must not be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url}>"
+
+
+def open(url: str | URL) -> Store:
+    """Open the database at `url` (`sqlite:///path.db` or `postgresql://…`), creating the
+    tables that are missing. StorageError when the URL is invalid or the database unreachable.
+
+    `sqlite://` (in memory) is one shared connection: for tests and single-threaded tools.
+    """
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine)
