@@ -1,0 +1,566 @@
+"""`HybridRecommender`: co-occurrence, content and popularity blended per item by evidence,
+plus the shopper's own history; the query is the cart. Every answer carries a human reason.
+
+Pure Python + numpy/scipy (layer 2): no Flask, no database, no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from cartwise.recommender.content import content_neighbours
+from cartwise.recommender.cooccurrence import cooccurrence_counts
+from cartwise.recommender.params import HybridParams
+from cartwise.recommender.serialization import dump_model, load_model
+from cartwise.recommender.sparse_rows import gather_rows
+from cartwise.recommender.types import Interaction, Item, Recommendation
+
+__all__ = ["HybridRecommender"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_DAY = 86_400.0
+_CART_WEIGHT = 0.5
+"""An abandoned or open cart says less about what goes together than a placed order."""
+_MAX_HISTORY_QUERY = 64
+"""The shopper's strongest past products used as extra query items (latency bound)."""
+_COMPACT_AFTER = 250_000
+_REASON_COOC = "Often bought with {}"
+_REASON_HISTORY = "Goes with {} you bought before"
+_REASON_CONTENT = "Similar to {}"
+_REASON_REPEAT = "You bought this before"
+_REASON_TRENDING = "Popular this week"
+
+
+def _epoch(ts: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is taken as UTC."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.timestamp()
+
+
+class HybridRecommender:
+    """The per-shop model. `fit` builds it from history, `update` folds in new orders at once,
+    `recommend` answers a cart in well under a millisecond. Not thread-safe for concurrent
+    `update` and `recommend`: serving uses one immutable loaded model per version."""
+
+    def __init__(self, params: HybridParams | None = None) -> None:
+        self.params = params or HybridParams()
+        self._ids: list[str] = []
+        self._index: dict[str, int] = {}
+        self._titles: list[str] = []
+        self._available = np.zeros(0, dtype=bool)
+        self._t_ref = 0.0
+        self._count = np.zeros(0)
+        self._trend = np.zeros(0)
+        self._cooc = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._cooc_delta: dict[int, list[tuple[IntArray, float]]] = {}
+        self._delta_entries = 0
+        self._content = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._customers: dict[str, int] = {}
+        self._history = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._history_delta: dict[int, dict[int, float]] = {}
+        self.n_interactions = 0
+        self._fitted = False
+        self._refresh_item_weights()
+
+    # public state -------------------------------------------------------------------------
+
+    @property
+    def n_items(self) -> int:
+        return len(self._ids)
+
+    @property
+    def n_customers(self) -> int:
+        return len(self._customers)
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._fitted
+
+    def knows(self, product_id: str) -> bool:
+        return product_id in self._index
+
+    # fitting ------------------------------------------------------------------------------
+
+    def fit(self, interactions: Iterable[Interaction], items: Iterable[Item]) -> HybridRecommender:
+        """Build the model from scratch: `items` is the catalog, `interactions` the order and
+        cart lines. Products seen only in interactions join the catalog untitled."""
+        catalog = list(items)
+        self._ids, self._index, self._titles = [], {}, []
+        meta: list[Item] = []
+        available: list[bool] = []
+        for item in catalog:
+            if not isinstance(item, Item):
+                raise TypeError(f"items must be Item records, got {type(item).__name__}")
+            if item.product_id in self._index:
+                continue
+            self._add_item(item.product_id, item.title)
+            meta.append(item)
+            available.append(item.available)
+
+        keys: dict[tuple[str, str], int] = {}
+        order_time: list[float] = []
+        order_kind: list[float] = []
+        order_customer: list[str | None] = []
+        rows: list[int] = []
+        cols: list[int] = []
+        n_lines = 0
+        for it in interactions:
+            if not isinstance(it, Interaction):
+                raise TypeError(
+                    f"interactions must be Interaction records, got {type(it).__name__}"
+                )
+            key = (it.kind, it.order_id)
+            t = _epoch(it.created_at)
+            o = keys.get(key)
+            if o is None:
+                o = keys[key] = len(order_time)
+                order_time.append(t)
+                order_kind.append(_CART_WEIGHT if it.kind == "cart" else 1.0)
+                order_customer.append(it.customer_id or None)
+            elif t < order_time[o]:
+                order_time[o] = t
+            i = self._index.get(it.product_id)
+            if i is None:
+                i = self._add_item(it.product_id, "")
+                meta.append(Item(product_id=it.product_id))
+                available.append(True)
+            rows.append(o)
+            cols.append(i)
+            n_lines += 1
+
+        n_items, n_orders = len(self._ids), len(order_time)
+        self._available = np.asarray(available, dtype=bool)
+        self.n_interactions = n_lines
+        times = np.asarray(order_time, dtype=np.float64)
+        self._t_ref = float(times.max()) if n_orders else datetime.now(UTC).timestamp()
+        baskets = sp.csr_matrix(
+            (
+                np.ones(len(rows)),
+                (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)),
+            ),
+            shape=(n_orders, n_items),
+        )
+        baskets.sum_duplicates()
+        baskets.data[:] = 1.0
+        p = self.params
+        kind_w = np.asarray(order_kind, dtype=np.float64)
+        w_cooc = self._decay(times, p.cooc_half_life_days) * kind_w
+        sizes = np.maximum(np.diff(baskets.indptr), 1).astype(np.float64)
+        self._count = np.asarray(baskets.T @ w_cooc, dtype=np.float64).ravel()
+        self._trend = np.asarray(
+            baskets.T @ (self._decay(times, p.trending_half_life_days) * kind_w), dtype=np.float64
+        ).ravel()
+        self._cooc = cooccurrence_counts(
+            baskets,
+            w_cooc / np.power(sizes, p.basket_size_exponent),
+            self._count,
+            neighbours=p.cooc_neighbours,
+            target_exponent=p.cooc_target_exponent,
+        )
+        self._cooc_delta, self._delta_entries = {}, 0
+        self._content = content_neighbours(meta, p.content_neighbours)
+        self._fit_history(baskets, times, kind_w, order_customer)
+        self._refresh_item_weights()
+        self._fitted = True
+        return self
+
+    def _fit_history(
+        self,
+        baskets: sp.csr_matrix,
+        times: FloatArray,
+        kind_w: FloatArray,
+        order_customer: Sequence[str | None],
+    ) -> None:
+        self._customers = {}
+        codes = np.full(len(order_customer), -1, dtype=np.int64)
+        for o, customer in enumerate(order_customer):
+            if customer is not None and kind_w[o] == 1.0:
+                codes[o] = self._customers.setdefault(customer, len(self._customers))
+        known = np.nonzero(codes >= 0)[0]
+        w = self._decay(times[known], self.params.history_half_life_days)
+        owner = sp.csr_matrix(
+            (w, (codes[known], known)), shape=(len(self._customers), baskets.shape[0])
+        )
+        self._history = sp.csr_matrix(owner @ baskets, dtype=np.float32)
+        self._history.sort_indices()
+        self._history_delta = {}
+
+    def update(self, interactions: Iterable[Interaction]) -> None:
+        """Fold new order or cart lines into the model at once, without a refit. Each order
+        must be given once: callers deduplicate deliveries before updating."""
+        orders: dict[tuple[str, str], list[Interaction]] = {}
+        for it in interactions:
+            if not isinstance(it, Interaction):
+                raise TypeError(
+                    f"interactions must be Interaction records, got {type(it).__name__}"
+                )
+            orders.setdefault((it.kind, it.order_id), []).append(it)
+        if not orders:
+            return
+        if not self._fitted:
+            self._fitted = True
+            self._t_ref = min(_epoch(it.created_at) for lines in orders.values() for it in lines)
+        p = self.params
+        for (kind, _), lines in orders.items():
+            for it in lines:
+                if it.product_id not in self._index:
+                    self._add_item(it.product_id, "")
+                    self._grow(1)
+            idx = list(dict.fromkeys(self._index[it.product_id] for it in lines))
+            items = np.asarray(idx, dtype=np.int64)
+            t = np.asarray([min(_epoch(it.created_at) for it in lines)])
+            kw = _CART_WEIGHT if kind == "cart" else 1.0
+            w = float(self._decay(t, p.cooc_half_life_days)[0]) * kw
+            self._count[items] += w
+            self._trend[items] += float(self._decay(t, p.trending_half_life_days)[0]) * kw
+            if len(items) > 1:
+                pair = w / len(items) ** p.basket_size_exponent
+                for i in idx:
+                    self._cooc_delta.setdefault(i, []).append((items, pair))
+                self._delta_entries += len(items) * len(items)
+            customer = lines[0].customer_id
+            if customer and kind == "order":
+                c = self._customers.get(customer)
+                if c is None:
+                    c = self._customers[customer] = len(self._customers)
+                row = self._history_delta.setdefault(c, {})
+                wh = float(self._decay(t, p.history_half_life_days)[0])
+                for i in idx:
+                    row[i] = row.get(i, 0.0) + wh
+            self.n_interactions += len(lines)
+            self._refresh_item_weights(items)
+        if self._delta_entries > _COMPACT_AFTER:
+            self._compact()
+
+    def set_availability(self, availability: Mapping[str, bool]) -> None:
+        """Mark products (un)available (out of stock, unpublished) without a refit. Unknown
+        product ids are ignored."""
+        for product_id, ok in availability.items():
+            i = self._index.get(product_id)
+            if i is not None:
+                self._available[i] = bool(ok)
+
+    # answering ----------------------------------------------------------------------------
+
+    def recommend(
+        self, cart: Sequence[str], customer_id: str | None = None, k: int = 10
+    ) -> list[Recommendation]:
+        """Up to `k` products for this cart (and shopper, when known), best first. Unknown cart
+        ids are ignored; cart items and unavailable items are never returned; an empty cart with
+        no known shopper gets trending products."""
+        if k <= 0 or not self._ids:
+            return []
+        p = self.params
+        cart_idx = np.fromiter(
+            dict.fromkeys(i for i in (self._index.get(pid) for pid in cart) if i is not None),
+            dtype=np.int64,
+        )
+        h_idx, h_aff = self._history_of(customer_id)
+        if len(cart_idx) == 0 and len(h_idx) == 0:
+            return self.trending(k)
+        n = len(self._ids)
+
+        # the query: cart items at weight 1, the shopper's strongest past products at a total of
+        # history_query_weight, split by affinity
+        if len(h_idx) and p.history_query_weight > 0:
+            top = np.argsort(-h_aff, kind="stable")[:_MAX_HISTORY_QUERY]
+            q_idx = np.concatenate([cart_idx, h_idx[top]])
+            q_w = np.concatenate(
+                [np.ones(len(cart_idx)), p.history_query_weight * h_aff[top] / h_aff[top].sum()]
+            )
+        else:
+            q_idx, q_w = cart_idx, np.ones(len(cart_idx))
+
+        cols, vals, owner = self._cooc_entries(q_idx, q_w)
+        collab = np.bincount(cols, weights=vals, minlength=n)
+        c_cols, c_vals, c_owner = self._content_entries(cart_idx)
+        content = np.bincount(c_cols, weights=c_vals, minlength=n)
+
+        parts = []
+        c_max = collab.max() if len(cols) else 0.0
+        collab_part = collab / c_max if c_max > 0 else collab
+        parts.append(collab_part)
+        t_max = content.max() if len(c_cols) else 0.0
+        content_part = (content / t_max) * self._content_gain if t_max > 0 else content
+        parts.append(content_part)
+        trend_part = p.popularity_weight * self._trend_norm
+        parts.append(trend_part)
+        repeat_part = np.zeros(n)
+        if len(h_idx) and p.repeat_weight > 0:
+            repeat_part[h_idx] = p.repeat_weight * h_aff / h_aff.max()
+        parts.append(repeat_part)
+        score = collab_part + content_part + trend_part + repeat_part
+        score[~self._available] = -np.inf
+        score[cart_idx] = -np.inf
+        top_k = self._top(score, k)
+        if len(top_k) == 0:
+            return []
+        best_cooc = self._best_source(cols, vals, owner, top_k)
+        best_content = self._best_source(c_cols, c_vals, c_owner, top_k)
+        out = []
+        for j in top_k:
+            contrib = (collab_part[j], content_part[j], trend_part[j], repeat_part[j])
+            kind = int(np.argmax(contrib))
+            if kind == 0 and j in best_cooc:
+                src = int(q_idx[best_cooc[j]])
+                template = _REASON_COOC if best_cooc[j] < len(cart_idx) else _REASON_HISTORY
+                reason = template.format(self._label(src))
+            elif kind == 1 and j in best_content:
+                reason = _REASON_CONTENT.format(self._label(int(cart_idx[best_content[j]])))
+            elif kind == 3:
+                reason = _REASON_REPEAT
+            else:
+                reason = _REASON_TRENDING
+            out.append(Recommendation(self._ids[j], float(score[j]), reason))
+        return out
+
+    def trending(self, k: int = 10) -> list[Recommendation]:
+        """The `k` most popular available products right now (decayed recent orders)."""
+        if k <= 0 or not self._ids:
+            return []
+        score = self._trend_norm.copy()
+        score[~self._available] = -np.inf
+        return [
+            Recommendation(self._ids[j], float(score[j]), _REASON_TRENDING)
+            for j in self._top(score, k)
+        ]
+
+    def similar_items(self, product_id: str, k: int = 10) -> list[Recommendation]:
+        """Products that go with `product_id` (bought together, else similar), best first; an
+        unknown id gets an empty list."""
+        i = self._index.get(product_id)
+        if i is None or k <= 0:
+            return []
+        q = np.asarray([i], dtype=np.int64)
+        n = len(self._ids)
+        cols, vals, _ = self._cooc_entries(q, np.ones(1))
+        collab = np.bincount(cols, weights=vals, minlength=n)
+        c_cols, c_vals, _ = self._content_entries(q)
+        content = np.bincount(c_cols, weights=c_vals, minlength=n)
+        c_max, t_max = collab.max(initial=0.0), content.max(initial=0.0)
+        collab_part = collab / c_max if c_max > 0 else collab
+        content_part = content / t_max * self._content_gain if t_max > 0 else content
+        score = collab_part + content_part
+        score[~self._available] = -np.inf
+        score[i] = -np.inf
+        score[score <= 0] = -np.inf
+        label = self._label(i)
+        return [
+            Recommendation(
+                self._ids[j],
+                float(score[j]),
+                (_REASON_COOC if collab_part[j] >= content_part[j] else _REASON_CONTENT).format(
+                    label
+                ),
+            )
+            for j in self._top(score, k)
+        ]
+
+    # persistence --------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The model as `.npz` bytes with a JSON header; no pickle anywhere."""
+        self._compact()
+        return dump_model(
+            header={
+                "params": self.params.to_dict(),
+                "t_ref": self._t_ref,
+                "n_interactions": self.n_interactions,
+                "fitted": self._fitted,
+            },
+            ids=self._ids,
+            titles=self._titles,
+            customers=sorted(self._customers, key=self._customers.__getitem__),
+            arrays={
+                "available": self._available,
+                "count": self._count,
+                "trend": self._trend,
+            },
+            matrices={"cooc": self._cooc, "content": self._content, "history": self._history},
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> HybridRecommender:
+        """Load a model written by `to_bytes`; a damaged or foreign blob is a ValueError."""
+        loaded = load_model(blob)
+        model = cls(HybridParams.from_dict(loaded.header["params"]))
+        model._ids = loaded.ids
+        model._index = {pid: i for i, pid in enumerate(loaded.ids)}
+        model._titles = loaded.titles
+        model._customers = {c: i for i, c in enumerate(loaded.customers)}
+        model._available = loaded.arrays["available"].astype(bool)
+        model._count = loaded.arrays["count"].astype(np.float64)
+        model._trend = loaded.arrays["trend"].astype(np.float64)
+        model._cooc = loaded.matrices["cooc"]
+        model._content = loaded.matrices["content"]
+        model._history = loaded.matrices["history"]
+        model._t_ref = float(loaded.header["t_ref"])
+        model.n_interactions = int(loaded.header["n_interactions"])
+        model._fitted = bool(loaded.header["fitted"])
+        n = len(model._ids)
+        if not (
+            len(model._available) == len(model._count) == len(model._trend) == n
+            and model._cooc.shape == (n, n)
+            and model._content.shape == (n, n)
+            and model._history.shape == (len(model._customers), n)
+        ):
+            raise ValueError("model arrays do not agree in size")
+        model._refresh_item_weights()
+        return model
+
+    # internals ----------------------------------------------------------------------------
+
+    def _decay(self, times: FloatArray, half_life_days: float) -> FloatArray:
+        """Weight 1 at the reference time, halving every `half_life_days` before it (and
+        doubling after it, so later updates outweigh older counts without touching them)."""
+        return np.exp2((times - self._t_ref) / (half_life_days * _DAY))
+
+    def _add_item(self, product_id: str, title: str) -> int:
+        i = len(self._ids)
+        self._ids.append(product_id)
+        self._index[product_id] = i
+        self._titles.append(title)
+        return i
+
+    def _grow(self, extra: int) -> None:
+        n = len(self._ids)
+        self._available = np.concatenate([self._available, np.ones(extra, dtype=bool)])
+        self._count = np.concatenate([self._count, np.zeros(extra)])
+        self._trend = np.concatenate([self._trend, np.zeros(extra)])
+        self._cooc = _resized(self._cooc, n, n)
+        self._content = _resized(self._content, n, n)
+        self._history = _resized(self._history, self._history.shape[0], n)
+
+    def _refresh_item_weights(self, changed: IntArray | None = None) -> None:
+        """Recompute the per-item normalisers that depend on evidence counts."""
+        p = self.params
+        count = np.maximum(self._count, 1e-9)
+        self._row_norm = 1.0 / np.power(count, p.cooc_query_exponent)
+        self._col_norm = 1.0 / np.power(count, p.cooc_target_exponent)
+        self._content_gain = p.content_weight * p.evidence_prior / (p.evidence_prior + self._count)
+        t = self._trend + 1e-6 * self._count
+        t_max = t.max(initial=0.0)
+        self._trend_norm = t / t_max if t_max > 0 else t
+
+    def _cooc_entries(
+        self, q_idx: IntArray, q_w: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray]:
+        """Every (candidate, weighted normalised co-count, query position) for the query."""
+        m = self._cooc
+        pos, owner = gather_rows(m.indptr.astype(np.int64, copy=False), q_idx)
+        cols = m.indices[pos].astype(np.int64, copy=False)
+        scale = q_w * self._row_norm[q_idx]
+        vals = m.data[pos] * scale[owner] * self._col_norm[cols]
+        if self._cooc_delta:
+            extra_c, extra_v, extra_o = [cols], [vals], [owner]
+            for qpos, i in enumerate(q_idx.tolist()):
+                for items, w in self._cooc_delta.get(i, ()):
+                    keep = items[items != i]
+                    extra_c.append(keep)
+                    extra_v.append(w * scale[qpos] * self._col_norm[keep])
+                    extra_o.append(np.full(len(keep), qpos, dtype=np.int64))
+            cols, vals, owner = (
+                np.concatenate(extra_c),
+                np.concatenate(extra_v),
+                np.concatenate(extra_o),
+            )
+        return cols, vals, owner
+
+    def _content_entries(self, q_idx: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
+        m = self._content
+        pos, owner = gather_rows(m.indptr.astype(np.int64, copy=False), q_idx)
+        return m.indices[pos].astype(np.int64, copy=False), m.data[pos].astype(np.float64), owner
+
+    def _history_of(self, customer_id: str | None) -> tuple[IntArray, FloatArray]:
+        if not customer_id:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        c = self._customers.get(customer_id)
+        if c is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        h = self._history
+        if c < h.shape[0]:
+            lo, hi = h.indptr[c], h.indptr[c + 1]
+            idx, aff = h.indices[lo:hi].astype(np.int64), h.data[lo:hi].astype(np.float64)
+        else:
+            idx, aff = np.zeros(0, dtype=np.int64), np.zeros(0)
+        delta = self._history_delta.get(c)
+        if delta:
+            merged = dict(zip(idx.tolist(), aff.tolist(), strict=True))
+            for i, w in delta.items():
+                merged[i] = merged.get(i, 0.0) + w
+            idx = np.fromiter(merged.keys(), dtype=np.int64, count=len(merged))
+            aff = np.fromiter(merged.values(), dtype=np.float64, count=len(merged))
+        return idx, aff
+
+    @staticmethod
+    def _top(score: FloatArray, k: int) -> list[int]:
+        k = min(k, len(score))
+        cand = np.argpartition(-score, k - 1)[:k] if k < len(score) else np.arange(len(score))
+        cand = cand[np.isfinite(score[cand])]
+        # ties broken by index so answers are deterministic
+        order = np.lexsort((cand, -score[cand]))
+        return [int(j) for j in cand[order]]
+
+    @staticmethod
+    def _best_source(
+        cols: IntArray, vals: FloatArray, owner: IntArray, targets: Sequence[int]
+    ) -> dict[int, int]:
+        """For each target candidate, the query position that contributed most to it."""
+        if len(cols) == 0:
+            return {}
+        sel = np.isin(cols, np.asarray(targets, dtype=np.int64))
+        c, v, o = cols[sel], vals[sel], owner[sel]
+        order = np.argsort(v, kind="stable")
+        return dict(zip(c[order].tolist(), o[order].tolist(), strict=True))
+
+    def _label(self, i: int) -> str:
+        return self._titles[i] or self._ids[i]
+
+    def _compact(self) -> None:
+        """Merge incremental co-occurrence and history updates into the base matrices."""
+        n = len(self._ids)
+        if self._cooc_delta:
+            rows, cols, vals = [], [], []
+            for i, entries in self._cooc_delta.items():
+                for items, w in entries:
+                    keep = items[items != i]
+                    rows.append(np.full(len(keep), i, dtype=np.int64))
+                    cols.append(keep)
+                    vals.append(np.full(len(keep), w, dtype=np.float32))
+            delta = sp.csr_matrix(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+            )
+            self._cooc = sp.csr_matrix(_resized(self._cooc, n, n) + delta, dtype=np.float32)
+            self._cooc.sort_indices()
+            self._cooc_delta, self._delta_entries = {}, 0
+        if self._history_delta or self._history.shape[0] != len(self._customers):
+            h = _resized(self._history, len(self._customers), n)
+            if self._history_delta:
+                r, c, v = [], [], []
+                for cust, row in self._history_delta.items():
+                    for i, w in row.items():
+                        r.append(cust)
+                        c.append(i)
+                        v.append(w)
+                h = h + sp.csr_matrix((v, (r, c)), shape=(len(self._customers), n))
+            self._history = sp.csr_matrix(h, dtype=np.float32)
+            self._history.sort_indices()
+            self._history_delta = {}
+
+
+def _resized(m: sp.csr_matrix, rows: int, cols: int) -> sp.csr_matrix:
+    """`m` padded with empty rows and columns to `rows` × `cols`."""
+    m = m.tocsr()
+    extra = rows - m.shape[0]
+    indptr = np.concatenate([m.indptr, np.full(extra, m.indptr[-1] if len(m.indptr) else 0)])
+    if len(indptr) == 0:
+        indptr = np.zeros(rows + 1, dtype=np.int64)
+    return sp.csr_matrix((m.data, m.indices, indptr), shape=(rows, cols))
