@@ -1,0 +1,382 @@
+"""The `cartwise` command: import, train, recommend, evaluate, serve and demo.
+
+Every `CartwiseError` becomes `error: <message>` on stderr and exit code 2; Ctrl+C exits 130.
+Layer 5: may import everything; heavy modules are imported by the command that needs them, so
+`cartwise --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from cartwise import __version__
+from cartwise.errors import CartwiseError, InvalidRequest, ModelNotTrained, UnknownShop
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from cartwise.connector.csv_files import RowError
+    from cartwise.domain import ShopRef
+    from cartwise.settings import Settings
+    from cartwise.storage import Store
+    from cartwise.training import ImportReport
+
+__all__ = ["main"]
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+_SHOWN_ROW_ERRORS = 20
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code (0 ok, 2 error, 130 interrupted)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CartwiseError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"error: invalid settings: {problems}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="SQLAlchemy URL (overrides CARTWISE_DATABASE_URL; default sqlite:///./cartwise.db)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="cartwise",
+        description="Checkout personalization engine for Shopify and Magento 2.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"cartwise {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    imp = command("import", _cmd_import, "Import a shop's orders and products from CSV files.")
+    _add_shop(imp)
+    imp.add_argument("--orders", type=Path, metavar="FILE", help="orders.csv or orders.csv.gz")
+    imp.add_argument("--products", type=Path, metavar="FILE", help="products.csv[.gz]")
+    imp.add_argument(
+        "--data", type=Path, metavar="DIR", help="a folder holding both files (instead of both)"
+    )
+
+    train = command("train", _cmd_train, "Train a new model version for a shop.")
+    _add_shop(train)
+
+    rec = command("recommend", _cmd_recommend, "Recommend products for a cart.")
+    _add_shop(rec)
+    rec.add_argument("--cart", default="", help="comma-separated product ids (empty: trending)")
+    rec.add_argument("--customer", default=None, help="customer id, for their own history")
+    rec.add_argument("-k", type=_count, default=10, help="how many products (1-100, default 10)")
+    rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    ev = command("evaluate", _cmd_evaluate, "Measure recommendation quality on a dataset folder.")
+    ev.add_argument("--data", type=Path, required=True, metavar="DIR")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    serve = command("serve", _cmd_serve, "Serve the HTTP API.")
+    _add_listen(serve)
+
+    demo = command("demo", _cmd_demo, "Load the bundled sample store, train it and serve it.")
+    _add_listen(demo)
+    demo.add_argument("--no-serve", action="store_true", help="import and train, then exit")
+    return parser
+
+
+def _add_shop(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--shop", required=True, type=_domain, metavar="DOMAIN", help="e.g. my-shop.myshopify.com"
+    )
+
+
+def _add_listen(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--host", default=None, help="interface (default: settings, 127.0.0.1)")
+    sub.add_argument("--port", type=_port, default=None, help="port (default: settings, 8000)")
+
+
+def _domain(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("the shop domain is empty")
+    return value
+
+
+def _count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 100")
+    return value
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 65535")
+    return value
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from cartwise.settings import Settings
+
+    url = getattr(args, "database_url", None)
+    return Settings(database_url=url) if url else Settings()
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    from cartwise import storage
+
+    with storage.open(settings.resolved_database_url()) as store:
+        yield store
+
+
+class _Bars:
+    """A tqdm bar for the file being read, on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._stage = ""
+        self._bar: tqdm[Any] | None = None
+
+    def __call__(self, stage: str, count: int) -> None:
+        from tqdm import tqdm
+
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            if stage == "writing":
+                if sys.stderr.isatty():
+                    print(f"writing {count} records to the store ...", file=sys.stderr)
+                return
+            self._bar = tqdm(
+                desc=f"reading {stage}", unit=" rows", file=sys.stderr, disable=None, leave=False
+            )
+        if self._bar is not None:
+            self._bar.update(count - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from cartwise.connector.csv_files import find_dataset
+
+    if args.data is not None:
+        if args.orders is not None or args.products is not None:
+            raise InvalidRequest("give either --data or --orders and --products, not both")
+        orders, products = find_dataset(args.data)
+    elif args.orders is None or args.products is None:
+        raise InvalidRequest("give --orders and --products (or --data with a folder holding both)")
+    else:
+        orders, products = args.orders, args.products
+    with _store(_settings(args)) as store:
+        report = _import(store, args.shop, orders, products)
+    _print_import(report, orders, products)
+    return 0
+
+
+def _import(store: Store, shop: ShopRef | str, orders: Path, products: Path) -> ImportReport:
+    from cartwise.training import import_dataset
+
+    bars = _Bars()
+    try:
+        return import_dataset(store, shop, orders, products, progress=bars)
+    finally:
+        bars.close()
+
+
+def _print_import(report: ImportReport, orders: Path, products: Path) -> None:
+    bad: list[tuple[str, RowError]] = [
+        *((products.name, e) for e in report.product_errors),
+        *((orders.name, e) for e in report.order_errors),
+    ]
+    for name, row_error in bad[:_SHOWN_ROW_ERRORS]:
+        print(f"{name} {row_error}", file=sys.stderr)
+    if len(bad) > _SHOWN_ROW_ERRORS:
+        print(f"... and {len(bad) - _SHOWN_ROW_ERRORS} more bad rows", file=sys.stderr)
+    print(
+        f"{products.name}: {report.product_rows} rows, {report.products} products, "
+        f"{len(report.product_errors)} bad rows skipped"
+    )
+    print(
+        f"{orders.name}: {report.order_rows} rows, {report.orders} orders "
+        f"({report.order_lines} lines), {len(report.order_errors)} bad rows skipped"
+    )
+    if report.added_products:
+        print(
+            f"{report.added_products} products appear only in orders: added with their id as title"
+        )
+    print(
+        f"shop {report.shop}: {report.products_written} products and "
+        f"{report.orders_written} new or changed orders written"
+    )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from cartwise.training import train_shop
+
+    with _store(_settings(args)) as store:
+        report = train_shop(store, args.shop)
+    print(
+        f"shop {report.shop}: model version {report.version} trained on {report.n_orders} orders "
+        f"({report.n_interactions} lines, {report.n_carts} carts), {report.n_items} items, "
+        f"fit {report.fit_seconds:.2f}s"
+    )
+    return 0
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from cartwise.recommender import HybridRecommender
+
+    cart = [pid.strip() for pid in args.cart.split(",") if pid.strip()]
+    with _store(_settings(args)) as store:
+        if store.shops.get(args.shop) is None:
+            raise UnknownShop(f"unknown shop {args.shop!r}")
+        artifact = store.models.latest(args.shop)
+        if artifact is None:
+            raise ModelNotTrained(
+                f"shop {args.shop!r} has no model yet: run `cartwise train --shop {args.shop}`"
+            )
+        model = HybridRecommender.from_bytes(artifact.blob)
+        recs = model.recommend(cart=cart, customer_id=args.customer, k=args.k)
+        known = store.products.get_many(args.shop, [*cart, *(r.product_id for r in recs)])
+    for pid in cart:
+        if pid not in known:
+            print(f"note: product {pid!r} is not in the catalog of {args.shop}", file=sys.stderr)
+    rows = [
+        {
+            "rank": rank,
+            "product_id": rec.product_id,
+            "title": known[rec.product_id].title if rec.product_id in known else "",
+            "score": rec.score,
+            "reason": rec.reason,
+        }
+        for rank, rec in enumerate(recs, start=1)
+    ]
+    if args.json:
+        body = {"shop": args.shop, "model_version": artifact.version, "recommendations": rows}
+        print(json.dumps(body, indent=2))
+    elif not rows:
+        print("no recommendations")
+    else:
+        _print_table(rows)
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    cells = [
+        [str(r["rank"]), r["product_id"], r["title"], f"{r['score']:.4f}", r["reason"]]
+        for r in rows
+    ]
+    header = ["rank", "product_id", "title", "score", "reason"]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header) - 1)]
+    for row in [header, *cells]:
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]))
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from cartwise.connector.csv_files import find_dataset
+
+    find_dataset(args.data)
+    from cartwise.evaluation import evaluate_dataset, format_report
+
+    report = evaluate_dataset(args.data, progress=sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _store(settings) as store:
+        _run(settings, store, args.host, args.port)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from cartwise.domain import Platform, ShopRef
+    from cartwise.training import train_shop
+
+    settings = _settings(args).model_copy(update={"demo_mode": True})
+    shop = settings.demo_shop
+    with _store(settings) as store:
+        if store.shops.get(shop) is None or store.orders.count(shop) == 0:
+            print(f"importing the sample store into {shop} ...", file=sys.stderr)
+            with ExitStack() as stack:
+                base = resources.files("cartwise") / "sample_data"
+                orders = stack.enter_context(resources.as_file(base / "orders.csv.gz"))
+                products = stack.enter_context(resources.as_file(base / "products.csv"))
+                report = _import(store, ShopRef(shop, Platform.DEMO), orders, products)
+            print(
+                f"imported {report.products} products and {report.orders} orders into {shop}",
+                file=sys.stderr,
+            )
+        if store.models.latest_version(shop) is None:
+            print(f"training {shop} ...", file=sys.stderr)
+            trained = train_shop(store, shop)
+            print(
+                f"model version {trained.version}: {trained.n_items} items, "
+                f"{trained.n_orders} orders, fit {trained.fit_seconds:.2f}s",
+                file=sys.stderr,
+            )
+        if args.no_serve:
+            print(f"demo shop {shop} is ready in {store.url}")
+            return 0
+        _run(settings, store, args.host, args.port)
+    return 0
+
+
+def _run(settings: Settings, store: Store, host: str | None, port: int | None) -> None:
+    from werkzeug.serving import run_simple
+
+    from cartwise.api import create_app
+
+    host = host or settings.server.host
+    port = port or settings.server.port
+    app = create_app(settings, store=store)
+    print(f"cartwise is serving on http://{host}:{port}/ (Ctrl+C to stop)")
+    sys.stdout.flush()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    except OSError as exc:
+        raise CartwiseError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
