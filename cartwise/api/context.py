@@ -1,0 +1,35 @@
+"""The per-app services (settings, store, model registry) bound in `app.extensions`, and the
+accessor views use to reach them. Imports Flask and layers 0-4, nothing else from `api`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from flask import Flask, current_app
+
+from cartwise.serving import ModelRegistry
+from cartwise.settings import Settings
+from cartwise.storage import Store
+
+__all__ = ["EXTENSION_KEY", "Services", "init_app", "services"]
+
+EXTENSION_KEY = "cartwise"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a request handler may use; one per app, shared by its threads."""
+
+    settings: Settings
+    store: Store
+    registry: ModelRegistry
+
+
+def init_app(app: Flask, bound: Services) -> None:
+    app.extensions[EXTENSION_KEY] = bound
+
+
+def services() -> Services:
+    """The services of the app handling the current request."""
+    return cast(Services, current_app.extensions[EXTENSION_KEY])

@@ -1,0 +1,261 @@
+"""Per request: the shop's current model, the business rules and a named fallback chain, turned
+into a `RecommendationResponse` with a reason for every item.
+
+Layer 4: imports storage, the recommender and layer 0; never Flask or anything from `api`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+
+from cartwise.domain import Product
+from cartwise.errors import UnknownShop
+from cartwise.recommender import HybridRecommender, Recommendation
+from cartwise.schemas import (
+    RecommendationItem,
+    RecommendationRequest,
+    RecommendationResponse,
+    Source,
+)
+from cartwise.storage import Store
+
+__all__ = ["DefaultsProvider", "LoadedModel", "ModelRegistry", "in_stock", "recommend"]
+
+log = logging.getLogger(__name__)
+
+DefaultsProvider = Callable[[str, int], Sequence[str]]
+"""A shop's curated product ids, best first, as `(shop, n) -> ids`: the seam for the merchant's
+own picks. Without one the chain goes from trending straight to the catalog."""
+
+_REASON_DEFAULTS = "Recommended by the shop"
+_REASON_FALLBACK = "You might also like"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A shop's model as loaded from storage; `version` is `store.models` numbering (1, 2, …)."""
+
+    version: int
+    model: HybridRecommender
+
+
+@dataclass(slots=True)
+class _Entry:
+    version: int | None
+    """None: the shop had no model at the last check."""
+    model: HybridRecommender | None
+    """None with a version: that version's blob could not be read; wait for the next one."""
+    checked_at: float
+
+
+class ModelRegistry:
+    """The current model of each shop, loaded once per version and shared by all requests.
+
+    Storage is asked for the latest version at most once every `check_interval` seconds per
+    shop (measured with `clock`, in seconds); the blob is read only when the version changed.
+    At most `max_shops` shops are held, the least recently used leaving first. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        check_interval: float = 5.0,
+        max_shops: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._check_interval = check_interval
+        self._clock = clock
+        self._entries: LRUCache[str, _Entry] = LRUCache(maxsize=max_shops)
+        self._lock = threading.Lock()
+
+    def get(self, shop: str) -> LoadedModel | None:
+        """The shop's latest model, or None when it has none or its latest blob is unreadable.
+
+        Raises `UnknownShop` for a shop storage does not know and `StorageError` when the
+        database fails; a model already loaded keeps being served until the next check.
+        """
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(shop)
+            if entry is not None:
+                if now - entry.checked_at < self._check_interval:
+                    return _loaded(entry)
+                # Claim this check so concurrent requests keep the current model meanwhile.
+                entry.checked_at = now
+        version = self._store.models.latest_version(shop)
+        if entry is not None and entry.version == version:
+            return _loaded(entry)
+        fresh = self._load(shop, version, now)
+        with self._lock:
+            self._entries[shop] = fresh
+        return _loaded(fresh)
+
+    def invalidate(self, shop: str | None = None) -> None:
+        """Check storage again on the next `get` (for `shop`, or for every shop)."""
+        with self._lock:
+            if shop is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(shop, None)
+
+    def _load(self, shop: str, version: int | None, now: float) -> _Entry:
+        if version is None:
+            return _Entry(version=None, model=None, checked_at=now)
+        artifact = self._store.models.latest(shop)
+        if artifact is None:
+            return _Entry(version=None, model=None, checked_at=now)
+        try:
+            model = HybridRecommender.from_bytes(artifact.blob)
+        except Exception:
+            log.exception("model version %s of shop %s cannot be loaded", artifact.version, shop)
+            return _Entry(version=artifact.version, model=None, checked_at=now)
+        log.info("loaded model version %s of shop %s", artifact.version, shop)
+        return _Entry(version=artifact.version, model=model, checked_at=now)
+
+
+def _loaded(entry: _Entry) -> LoadedModel | None:
+    if entry.version is None or entry.model is None:
+        return None
+    return LoadedModel(version=entry.version, model=entry.model)
+
+
+def recommend(
+    store: Store,
+    registry: ModelRegistry,
+    shop: str,
+    request: RecommendationRequest,
+    *,
+    defaults: DefaultsProvider | None = None,
+) -> RecommendationResponse:
+    """Answer a storefront: up to `request.k` in-stock products that are not in the cart.
+
+    The chain, each step topping up what the previous ones left short: the model's answer to
+    the cart and customer ("model"); the shop's trending products ("trending"; the whole
+    answer when no customer is given and the cart is empty or unknown to the model); the
+    curated `defaults` ("defaults"); the first products of the catalog ("fallback"). `source`
+    names the first step that gave an item. Internal trouble is logged and skipped, never
+    raised; only an unknown `shop` raises `UnknownShop`.
+    """
+    cart = tuple(dict.fromkeys(line.product_id for line in request.cart))
+    loaded = _current_model(registry, shop)
+    picked = _Picked(store, shop, request.k, exclude=cart)
+    for source, step in _chain(store, shop, loaded, cart, request.customer_id, request.k, defaults):
+        if picked.full:
+            break
+        try:
+            picked.add(source, step())
+        except UnknownShop:
+            raise
+        except Exception:
+            log.exception("recommendation step %r failed for shop %s", source, shop)
+    return RecommendationResponse(
+        items=picked.items,
+        source=picked.source or "fallback",
+        model_version=loaded.version if loaded is not None else None,
+        request_id=uuid.uuid4().hex,
+    )
+
+
+def _current_model(registry: ModelRegistry, shop: str) -> LoadedModel | None:
+    try:
+        return registry.get(shop)
+    except UnknownShop:
+        raise
+    except Exception:
+        log.exception("the model of shop %s is unavailable", shop)
+        return None
+
+
+_Step = Callable[[], Iterable[Recommendation]]
+
+
+def _chain(
+    store: Store,
+    shop: str,
+    loaded: LoadedModel | None,
+    cart: tuple[str, ...],
+    customer_id: str | None,
+    k: int,
+    defaults: DefaultsProvider | None,
+) -> Iterator[tuple[Source, _Step]]:
+    # Ask each step for more than k: the rules below drop cart items and sold-out products.
+    n = 2 * k + len(cart) + 5
+    if loaded is not None:
+        model = loaded.model
+        if customer_id or any(model.knows(p) for p in cart):
+            yield "model", lambda: model.recommend(cart=list(cart), customer_id=customer_id, k=n)
+        yield "trending", lambda: model.trending(k=n)
+    if defaults is not None:
+        yield (
+            "defaults",
+            lambda: [Recommendation(p, 0.0, _REASON_DEFAULTS) for p in defaults(shop, n)],
+        )
+    yield (
+        "fallback",
+        lambda: [
+            Recommendation(p.product_id, 0.0, _REASON_FALLBACK)
+            for p in store.products.list(shop, limit=n)
+        ],
+    )
+
+
+class _Picked:
+    """The answer being built: catalog details joined in, the business rules applied."""
+
+    def __init__(self, store: Store, shop: str, k: int, *, exclude: Iterable[str]) -> None:
+        self._store = store
+        self._shop = shop
+        self._k = k
+        self._seen = set(exclude)
+        self.items: list[RecommendationItem] = []
+        self.source: Source | None = None
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= self._k
+
+    def add(self, source: Source, recommendations: Iterable[Recommendation]) -> None:
+        fresh: dict[str, Recommendation] = {}
+        for rec in recommendations:
+            if rec.product_id not in self._seen:
+                fresh.setdefault(rec.product_id, rec)
+        if not fresh:
+            return
+        products = self._store.products.get_many(self._shop, fresh)
+        for rec in fresh.values():
+            if self.full:
+                return
+            self._seen.add(rec.product_id)
+            product = products.get(rec.product_id)
+            if product is None or not in_stock(product):
+                continue
+            self.items.append(_item(product, rec))
+            self.source = self.source or source
+
+
+def in_stock(product: Product) -> bool:
+    """Whether a product may be offered: switched on, and not out of stock (None: untracked)."""
+    return product.available and (product.stock is None or product.stock > 0)
+
+
+def _item(product: Product, rec: Recommendation) -> RecommendationItem:
+    score = float(rec.score)
+    return RecommendationItem(
+        product_id=product.product_id,
+        variant_id=product.variant_id,
+        title=product.title,
+        price=product.price,
+        image_url=product.image_url,
+        reason=rec.reason,
+        score=score if math.isfinite(score) else 0.0,
+    )
