@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from cartwise.recommender.content import content_neighbours
 from cartwise.recommender.cooccurrence import cooccurrence_counts
 from cartwise.recommender.params import HybridParams
+from cartwise.recommender.regression import regression_weights
 from cartwise.recommender.serialization import dump_model, load_model
 from cartwise.recommender.sparse_rows import gather_rows
 from cartwise.recommender.types import Interaction, Item, Recommendation
@@ -28,7 +29,7 @@ IntArray = npt.NDArray[np.int64]
 _DAY = 86_400.0
 _CART_WEIGHT = 0.5
 """An abandoned or open cart says less about what goes together than a placed order."""
-_MAX_HISTORY_QUERY = 64
+_MAX_HISTORY_QUERY = 24
 """The shopper's strongest past products used as extra query items (latency bound)."""
 _COMPACT_AFTER = 250_000
 _REASON_COOC = "Often bought with {}"
@@ -36,6 +37,7 @@ _REASON_HISTORY = "Goes with {} you bought before"
 _REASON_CONTENT = "Similar to {}"
 _REASON_REPEAT = "You bought this before"
 _REASON_TRENDING = "Popular this week"
+_REASON_NEW = "New, similar to {}"
 
 
 def _epoch(ts: datetime) -> float:
@@ -63,6 +65,7 @@ class HybridRecommender:
         self._cooc_delta: dict[int, list[tuple[IntArray, float]]] = {}
         self._delta_entries = 0
         self._content = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._regression = sp.csr_matrix((0, 0), dtype=np.float32)
         self._customers: dict[str, int] = {}
         self._history = sp.csr_matrix((0, 0), dtype=np.float32)
         self._history_delta: dict[int, dict[int, float]] = {}
@@ -158,12 +161,25 @@ class HybridRecommender:
         self._trend = np.asarray(
             baskets.T @ (self._decay(times, p.trending_half_life_days) * kind_w), dtype=np.float64
         ).ravel()
+        pair_weight = w_cooc / np.power(sizes, p.basket_size_exponent)
         self._cooc = cooccurrence_counts(
             baskets,
-            w_cooc / np.power(sizes, p.basket_size_exponent),
+            pair_weight,
             self._count,
             neighbours=p.cooc_neighbours,
             target_exponent=p.cooc_target_exponent,
+        )
+        self._regression = (
+            regression_weights(
+                baskets,
+                pair_weight,
+                self._count,
+                l2=p.regression_l2,
+                max_items=p.regression_max_items,
+                neighbours=p.regression_neighbours,
+            )
+            if p.regression_weight > 0
+            else sp.csr_matrix((n_items, n_items), dtype=np.float32)
         )
         self._cooc_delta, self._delta_entries = {}, 0
         self._content = content_neighbours(meta, p.content_neighbours)
@@ -247,6 +263,7 @@ class HybridRecommender:
             i = self._index.get(product_id)
             if i is not None:
                 self._available[i] = bool(ok)
+        self._unavailable = np.nonzero(~self._available)[0]
 
     # answering ----------------------------------------------------------------------------
 
@@ -279,48 +296,103 @@ class HybridRecommender:
         else:
             q_idx, q_w = cart_idx, np.ones(len(cart_idx))
 
+        # collaborative: normalised co-occurrence plus regression weights, each scaled to a
+        # maximum of its weight so that neither depends on the shop's volume
         cols, vals, owner = self._cooc_entries(q_idx, q_w)
-        collab = np.bincount(cols, weights=vals, minlength=n)
-        c_cols, c_vals, c_owner = self._content_entries(cart_idx)
-        content = np.bincount(c_cols, weights=c_vals, minlength=n)
+        collab = np.zeros(n)
+        if len(cols):
+            cooc = np.bincount(cols, weights=vals, minlength=n)
+            c_max = cooc.max()
+            if c_max > 0:
+                collab += (p.cooc_weight / c_max) * cooc
+        r_pos, r_owner = gather_rows(self._reg_ptr, q_idx)
+        if len(r_pos):
+            reg = np.bincount(
+                self._reg_col[r_pos], weights=self._reg_val[r_pos] * q_w[r_owner], minlength=n
+            )
+            r_max = reg.max()
+            if r_max > 0:
+                collab += (p.regression_weight / r_max) * reg
+        score = collab + self._trend_part
 
-        parts = []
-        c_max = collab.max() if len(cols) else 0.0
-        collab_part = collab / c_max if c_max > 0 else collab
-        parts.append(collab_part)
-        t_max = content.max() if len(c_cols) else 0.0
-        content_part = (content / t_max) * self._content_gain if t_max > 0 else content
-        parts.append(content_part)
-        trend_part = p.popularity_weight * self._trend_norm
-        parts.append(trend_part)
-        repeat_part = np.zeros(n)
+        # content: what the cart looks like, weighted up for candidates with little evidence
+        c_cols, c_vals, c_owner = self._content_entries(cart_idx)
+        content: FloatArray | None = None
+        likeness: FloatArray | None = None
+        if len(c_cols):
+            raw = np.bincount(c_cols, weights=c_vals, minlength=n)
+            t_max = raw.max()
+            if t_max > 0:
+                likeness = raw / t_max
+                content = likeness * self._content_gain
+                score += content
+
+        # the shopper's own history: "you bought this before"
+        repeat: dict[int, float] = {}
         if len(h_idx) and p.repeat_weight > 0:
-            repeat_part[h_idx] = p.repeat_weight * h_aff / h_aff.max()
-        parts.append(repeat_part)
-        score = collab_part + content_part + trend_part + repeat_part
-        score[~self._available] = -np.inf
+            r_vals = (p.repeat_weight / h_aff.max()) * h_aff
+            score[h_idx] += r_vals
+            repeat = dict(zip(h_idx.tolist(), r_vals.tolist(), strict=True))
+
+        if len(self._unavailable):
+            score[self._unavailable] = -np.inf
         score[cart_idx] = -np.inf
         top_k = self._top(score, k)
-        if len(top_k) == 0:
+        fresh = self._new_arrivals(c_cols, likeness, score, top_k, k)
+        if fresh:
+            top_k = [j for j in top_k if j not in fresh][: k - len(fresh)] + fresh
+        if not top_k:
             return []
         best_cooc = self._best_source(cols, vals, owner, top_k)
         best_content = self._best_source(c_cols, c_vals, c_owner, top_k)
         out = []
         for j in top_k:
-            contrib = (collab_part[j], content_part[j], trend_part[j], repeat_part[j])
-            kind = int(np.argmax(contrib))
-            if kind == 0 and j in best_cooc:
+            parts = [
+                float(collab[j]),
+                float(content[j]) if content is not None else 0.0,
+                float(self._trend_part[j]),
+                repeat.get(j, 0.0),
+            ]
+            kind = parts.index(max(parts))
+            if j in fresh and j in best_content:
+                reason = _REASON_NEW.format(self._label(int(cart_idx[best_content[j]])))
+            elif kind == 0 and j in best_cooc:
                 src = int(q_idx[best_cooc[j]])
                 template = _REASON_COOC if best_cooc[j] < len(cart_idx) else _REASON_HISTORY
                 reason = template.format(self._label(src))
             elif kind == 1 and j in best_content:
                 reason = _REASON_CONTENT.format(self._label(int(cart_idx[best_content[j]])))
-            elif kind == 3:
+            elif kind == 3 or (kind == 0 and j in repeat):
                 reason = _REASON_REPEAT
             else:
                 reason = _REASON_TRENDING
             out.append(Recommendation(self._ids[j], float(score[j]), reason))
         return out
+
+    def _new_arrivals(
+        self,
+        c_cols: IntArray,
+        likeness: FloatArray | None,
+        score: FloatArray,
+        top_k: list[int],
+        k: int,
+    ) -> list[int]:
+        """Never-ordered products closest in content to the cart, for the last
+        `new_item_slots` places: without them a new product could never be shown, so never
+        bought, so never learned."""
+        p = self.params
+        slots = min(p.new_item_slots, k - 1)
+        if slots <= 0 or likeness is None:
+            return []
+        cand = np.unique(c_cols[self._count[c_cols] <= 0])
+        if len(cand) == 0:
+            return []
+        sim = likeness[cand]
+        ok = np.isfinite(score[cand]) & (sim >= p.new_item_min_similarity)
+        ok &= ~np.isin(cand, np.asarray(top_k, dtype=np.int64), kind="table")
+        cand, sim = cand[ok], sim[ok]
+        order = np.lexsort((cand, -sim))[:slots]
+        return [int(j) for j in cand[order]]
 
     def trending(self, k: int = 10) -> list[Recommendation]:
         """The `k` most popular available products right now (decayed recent orders)."""
@@ -384,7 +456,12 @@ class HybridRecommender:
                 "count": self._count,
                 "trend": self._trend,
             },
-            matrices={"cooc": self._cooc, "content": self._content, "history": self._history},
+            matrices={
+                "cooc": self._cooc,
+                "regression": self._regression,
+                "content": self._content,
+                "history": self._history,
+            },
         )
 
     @classmethod
@@ -401,6 +478,7 @@ class HybridRecommender:
         model._trend = loaded.arrays["trend"].astype(np.float64)
         model._cooc = loaded.matrices["cooc"]
         model._content = loaded.matrices["content"]
+        model._regression = loaded.matrices["regression"]
         model._history = loaded.matrices["history"]
         model._t_ref = float(loaded.header["t_ref"])
         model.n_interactions = int(loaded.header["n_interactions"])
@@ -410,6 +488,7 @@ class HybridRecommender:
             len(model._available) == len(model._count) == len(model._trend) == n
             and model._cooc.shape == (n, n)
             and model._content.shape == (n, n)
+            and model._regression.shape == (n, n)
             and model._history.shape == (len(model._customers), n)
         ):
             raise ValueError("model arrays do not agree in size")
@@ -437,35 +516,72 @@ class HybridRecommender:
         self._trend = np.concatenate([self._trend, np.zeros(extra)])
         self._cooc = _resized(self._cooc, n, n)
         self._content = _resized(self._content, n, n)
+        self._regression = _resized(self._regression, n, n)
         self._history = _resized(self._history, self._history.shape[0], n)
+        self._refresh_item_weights()
 
     def _refresh_item_weights(self, changed: IntArray | None = None) -> None:
-        """Recompute the per-item normalisers that depend on evidence counts."""
+        """Recompute the per-item normalisers that depend on evidence counts, and the
+        normalised similarities of the rows of `changed` items (all rows when None). Entries of
+        other rows pointing at a changed item keep their slightly older normaliser until the
+        next compaction or refit: one order moves a count by a small fraction."""
         p = self.params
         count = np.maximum(self._count, 1e-9)
         self._row_norm = 1.0 / np.power(count, p.cooc_query_exponent)
         self._col_norm = 1.0 / np.power(count, p.cooc_target_exponent)
+        m = self._cooc
+        if changed is None or not hasattr(self, "_cooc_sim"):
+            self._cooc_ptr = m.indptr.astype(np.int64)
+            self._cooc_col = m.indices.astype(np.int64)
+            self._cooc_sim = self._similarity(
+                m.data.astype(np.float64),
+                np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)),
+                self._cooc_col,
+            )
+            r = self._regression
+            self._reg_ptr = r.indptr.astype(np.int64)
+            self._reg_col = r.indices.astype(np.int64)
+            self._reg_val = r.data.astype(np.float64)
+            c = self._content
+            self._cnt_ptr = c.indptr.astype(np.int64)
+            self._cnt_col = c.indices.astype(np.int64)
+            self._cnt_val = c.data.astype(np.float64)
+        elif len(changed) and len(self._cooc_ptr) > 1:
+            rows = changed[changed < len(self._cooc_ptr) - 1]
+            pos, owner = gather_rows(self._cooc_ptr, rows)
+            self._cooc_sim[pos] = self._similarity(
+                m.data[pos].astype(np.float64), rows[owner], self._cooc_col[pos]
+            )
         self._content_gain = p.content_weight * p.evidence_prior / (p.evidence_prior + self._count)
         t = self._trend + 1e-6 * self._count
         t_max = t.max(initial=0.0)
         self._trend_norm = t / t_max if t_max > 0 else t
+        self._trend_part = p.popularity_weight * self._trend_norm
+        self._unavailable = np.nonzero(~self._available)[0]
+
+    def _similarity(self, counts: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
+        """Normalised co-occurrence: c_ij / (n_i**a n_j**b), raised to `similarity_exponent`."""
+        sim = counts * self._row_norm[rows] * self._col_norm[cols]
+        alpha = self.params.similarity_exponent
+        return np.power(sim, alpha) if alpha != 1.0 else sim
 
     def _cooc_entries(
         self, q_idx: IntArray, q_w: FloatArray
     ) -> tuple[IntArray, FloatArray, IntArray]:
         """Every (candidate, weighted normalised co-count, query position) for the query."""
-        m = self._cooc
-        pos, owner = gather_rows(m.indptr.astype(np.int64, copy=False), q_idx)
-        cols = m.indices[pos].astype(np.int64, copy=False)
-        scale = q_w * self._row_norm[q_idx]
-        vals = m.data[pos] * scale[owner] * self._col_norm[cols]
+        pos, owner = gather_rows(self._cooc_ptr, q_idx)
+        cols = self._cooc_col[pos]
+        vals = self._cooc_sim[pos] * q_w[owner]
         if self._cooc_delta:
+            alpha = self.params.similarity_exponent
+            norm = self._row_norm[q_idx]
             extra_c, extra_v, extra_o = [cols], [vals], [owner]
             for qpos, i in enumerate(q_idx.tolist()):
                 for items, w in self._cooc_delta.get(i, ()):
                     keep = items[items != i]
                     extra_c.append(keep)
-                    extra_v.append(w * scale[qpos] * self._col_norm[keep])
+                    v = w * norm[qpos] * self._col_norm[keep]
+                    extra_v.append((np.power(v, alpha) if alpha != 1.0 else v) * q_w[qpos])
                     extra_o.append(np.full(len(keep), qpos, dtype=np.int64))
             cols, vals, owner = (
                 np.concatenate(extra_c),
@@ -475,9 +591,8 @@ class HybridRecommender:
         return cols, vals, owner
 
     def _content_entries(self, q_idx: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
-        m = self._content
-        pos, owner = gather_rows(m.indptr.astype(np.int64, copy=False), q_idx)
-        return m.indices[pos].astype(np.int64, copy=False), m.data[pos].astype(np.float64), owner
+        pos, owner = gather_rows(self._cnt_ptr, q_idx)
+        return self._cnt_col[pos], self._cnt_val[pos], owner
 
     def _history_of(self, customer_id: str | None) -> tuple[IntArray, FloatArray]:
         if not customer_id:
@@ -516,7 +631,9 @@ class HybridRecommender:
         """For each target candidate, the query position that contributed most to it."""
         if len(cols) == 0:
             return {}
-        sel = np.isin(cols, np.asarray(targets, dtype=np.int64))
+        wanted = np.zeros(int(cols.max()) + 1, dtype=bool)
+        wanted[[t for t in targets if t < len(wanted)]] = True
+        sel = wanted[cols]
         c, v, o = cols[sel], vals[sel], owner[sel]
         order = np.argsort(v, kind="stable")
         return dict(zip(c[order].tolist(), o[order].tolist(), strict=True))
@@ -554,6 +671,7 @@ class HybridRecommender:
             self._history = sp.csr_matrix(h, dtype=np.float32)
             self._history.sort_indices()
             self._history_delta = {}
+        self._refresh_item_weights()
 
 
 def _resized(m: sp.csr_matrix, rows: int, cols: int) -> sp.csr_matrix:

@@ -24,14 +24,29 @@ class HybridParams:
     """Row normalisation n_i**a of the query item (a=0.5, b=0.5 is the cosine)."""
     cooc_target_exponent: float = 0.5
     """Column normalisation n_j**b of the candidate: higher values favour less popular items."""
-    cooc_neighbours: int = 200
+    similarity_exponent: float = 2.0
+    """Normalised similarities are raised to this power: above 1 strong links dominate."""
+    cooc_neighbours: int = 100
     """Neighbours kept per item after fit (memory and latency bound)."""
+    cooc_weight: float = 0.5
+    """Weight of the co-occurrence signal (max-normalised per request)."""
+    # regression over the basket Gram matrix (EASE)
+    regression_weight: float = 1.0
+    regression_l2: float = 10.0
+    """Ridge penalty, relative to the mean basket weight."""
+    regression_max_items: int = 4000
+    """Items with the most evidence that take part (fit memory is 4 bytes × this²)."""
+    regression_neighbours: int = 100
     # content
     content_neighbours: int = 50
     content_weight: float = 0.3
     """Weight of content similarity for a candidate with no co-occurrence evidence."""
     evidence_prior: float = 5.0
     """Decayed order count at which an item's own evidence counts as much as its content."""
+    new_item_slots: int = 1
+    """Places of each answer (the last ones) open to never-ordered products similar to the cart."""
+    new_item_min_similarity: float = 0.5
+    """Content similarity, relative to the best match of the request, a new product needs."""
     # popularity / trending
     trending_half_life_days: float = 14.0
     popularity_weight: float = 0.05
@@ -39,7 +54,7 @@ class HybridParams:
     history_half_life_days: float = 90.0
     history_query_weight: float = 0.3
     """Weight of the shopper's past products as extra query items, relative to the cart."""
-    repeat_weight: float = 0.5
+    repeat_weight: float = 0.25
     """Weight of "you bought this before" relative to the cart's co-occurrence signal."""
 
     def replace(self, **changes: Any) -> HybridParams:
