@@ -18,7 +18,7 @@ from cartwise.recommender.cooccurrence import cooccurrence_counts
 from cartwise.recommender.params import HybridParams
 from cartwise.recommender.regression import regression_weights
 from cartwise.recommender.serialization import dump_model, load_model
-from cartwise.recommender.sparse_rows import gather_rows
+from cartwise.recommender.sparse_rows import gather_rows, strongest_first
 from cartwise.recommender.types import Interaction, Item, Recommendation
 
 __all__ = ["HybridRecommender"]
@@ -31,7 +31,11 @@ _CART_WEIGHT = 0.5
 """An abandoned or open cart says less about what goes together than a placed order."""
 _MAX_HISTORY_QUERY = 24
 """The shopper's strongest past products used as extra query items (latency bound)."""
-_COMPACT_AFTER = 250_000
+_ENTRY_BUDGET = 4000
+"""Stored neighbours read per matrix and request: a cart of many products reads only the
+strongest neighbours of each, so the answer time stays flat whatever the cart size."""
+_ROW_DELTAS = 16
+"""Incremental updates of one item kept apart before they are merged for that item alone."""
 _REASON_COOC = "Often bought with {}"
 _REASON_HISTORY = "Goes with {} you bought before"
 _REASON_CONTENT = "Similar to {}"
@@ -62,8 +66,7 @@ class HybridRecommender:
         self._count = np.zeros(0)
         self._trend = np.zeros(0)
         self._cooc = sp.csr_matrix((0, 0), dtype=np.float32)
-        self._cooc_delta: dict[int, list[tuple[IntArray, float]]] = {}
-        self._delta_entries = 0
+        self._cooc_delta: dict[int, list[tuple[IntArray, FloatArray | float]]] = {}
         self._content = sp.csr_matrix((0, 0), dtype=np.float32)
         self._regression = sp.csr_matrix((0, 0), dtype=np.float32)
         self._customers: dict[str, int] = {}
@@ -181,7 +184,7 @@ class HybridRecommender:
             if p.regression_weight > 0
             else sp.csr_matrix((n_items, n_items), dtype=np.float32)
         )
-        self._cooc_delta, self._delta_entries = {}, 0
+        self._cooc_delta = {}
         self._content = content_neighbours(meta, p.content_neighbours)
         self._fit_history(baskets, times, kind_w, order_customer)
         self._refresh_item_weights()
@@ -240,8 +243,10 @@ class HybridRecommender:
             if len(items) > 1:
                 pair = w / len(items) ** p.basket_size_exponent
                 for i in idx:
-                    self._cooc_delta.setdefault(i, []).append((items, pair))
-                self._delta_entries += len(items) * len(items)
+                    pending = self._cooc_delta.setdefault(i, [])
+                    pending.append((items, pair))
+                    if len(pending) > _ROW_DELTAS:
+                        self._cooc_delta[i] = [_merge_row(i, pending)]
             customer = lines[0].customer_id
             if customer and kind == "order":
                 c = self._customers.get(customer)
@@ -253,8 +258,6 @@ class HybridRecommender:
                     row[i] = row.get(i, 0.0) + wh
             self.n_interactions += len(lines)
             self._refresh_item_weights(items)
-        if self._delta_entries > _COMPACT_AFTER:
-            self._compact()
 
     def set_availability(self, availability: Mapping[str, bool]) -> None:
         """Mark products (un)available (out of stock, unpublished) without a refit. Unknown
@@ -305,7 +308,7 @@ class HybridRecommender:
             c_max = cooc.max()
             if c_max > 0:
                 collab += (p.cooc_weight / c_max) * cooc
-        r_pos, r_owner = gather_rows(self._reg_ptr, q_idx)
+        r_pos, r_owner = gather_rows(self._reg_ptr, q_idx, _row_cap(len(q_idx)))
         if len(r_pos):
             reg = np.bincount(
                 self._reg_col[r_pos], weights=self._reg_val[r_pos] * q_w[r_owner], minlength=n
@@ -384,15 +387,17 @@ class HybridRecommender:
         slots = min(p.new_item_slots, k - 1)
         if slots <= 0 or likeness is None:
             return []
-        cand = np.unique(c_cols[self._count[c_cols] <= 0])
+        cand = c_cols[self._count[c_cols] <= 0]
         if len(cand) == 0:
             return []
+        cand = cand[(likeness[cand] >= p.new_item_min_similarity) & np.isfinite(score[cand])]
+        if len(cand) == 0:
+            return []
+        cand = np.unique(cand)
         sim = likeness[cand]
-        ok = np.isfinite(score[cand]) & (sim >= p.new_item_min_similarity)
-        ok &= ~np.isin(cand, np.asarray(top_k, dtype=np.int64), kind="table")
-        cand, sim = cand[ok], sim[ok]
-        order = np.lexsort((cand, -sim))[:slots]
-        return [int(j) for j in cand[order]]
+        order = np.lexsort((cand, -sim))
+        shown = set(top_k)
+        return [j for j in cand[order].tolist() if j not in shown][:slots]
 
     def trending(self, k: int = 10) -> list[Recommendation]:
         """The `k` most popular available products right now (decayed recent orders)."""
@@ -420,7 +425,7 @@ class HybridRecommender:
         c_max, t_max = collab.max(initial=0.0), content.max(initial=0.0)
         collab_part = collab / c_max if c_max > 0 else collab
         content_part = content / t_max * self._content_gain if t_max > 0 else content
-        score = collab_part + content_part
+        score = np.asarray(collab_part + content_part, dtype=np.float64)
         score[~self._available] = -np.inf
         score[i] = -np.inf
         score[score <= 0] = -np.inf
@@ -531,26 +536,23 @@ class HybridRecommender:
         self._col_norm = 1.0 / np.power(count, p.cooc_target_exponent)
         m = self._cooc
         if changed is None or not hasattr(self, "_cooc_sim"):
-            self._cooc_ptr = m.indptr.astype(np.int64)
-            self._cooc_col = m.indices.astype(np.int64)
-            self._cooc_sim = self._similarity(
-                m.data.astype(np.float64),
-                np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)),
-                self._cooc_col,
-            )
-            r = self._regression
-            self._reg_ptr = r.indptr.astype(np.int64)
-            self._reg_col = r.indices.astype(np.int64)
-            self._reg_val = r.data.astype(np.float64)
-            c = self._content
-            self._cnt_ptr = c.indptr.astype(np.int64)
-            self._cnt_col = c.indices.astype(np.int64)
-            self._cnt_val = c.data.astype(np.float64)
+            # cached row arrays, each row strongest first, so a request over many items can
+            # read only the head of each row and keep a fixed amount of work
+            ptr = m.indptr.astype(np.int64)
+            rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+            sim = self._similarity(m.data.astype(np.float64), rows, m.indices.astype(np.int64))
+            self._cooc_perm = strongest_first(ptr, sim)
+            self._cooc_ptr = ptr
+            self._cooc_col = m.indices[self._cooc_perm].astype(np.int64)
+            self._cooc_sim = sim[self._cooc_perm]
+            self._reg_ptr, self._reg_col, self._reg_val = _strongest_first_arrays(self._regression)
+            self._cnt_ptr, self._cnt_col, self._cnt_val = _strongest_first_arrays(self._content)
         elif len(changed) and len(self._cooc_ptr) > 1:
             rows = changed[changed < len(self._cooc_ptr) - 1]
             pos, owner = gather_rows(self._cooc_ptr, rows)
+            src = self._cooc_perm[pos]
             self._cooc_sim[pos] = self._similarity(
-                m.data[pos].astype(np.float64), rows[owner], self._cooc_col[pos]
+                m.data[src].astype(np.float64), rows[owner], self._cooc_col[pos]
             )
         self._content_gain = p.content_weight * p.evidence_prior / (p.evidence_prior + self._count)
         t = self._trend + 1e-6 * self._count
@@ -569,7 +571,7 @@ class HybridRecommender:
         self, q_idx: IntArray, q_w: FloatArray
     ) -> tuple[IntArray, FloatArray, IntArray]:
         """Every (candidate, weighted normalised co-count, query position) for the query."""
-        pos, owner = gather_rows(self._cooc_ptr, q_idx)
+        pos, owner = gather_rows(self._cooc_ptr, q_idx, _row_cap(len(q_idx)))
         cols = self._cooc_col[pos]
         vals = self._cooc_sim[pos] * q_w[owner]
         if self._cooc_delta:
@@ -578,9 +580,11 @@ class HybridRecommender:
             extra_c, extra_v, extra_o = [cols], [vals], [owner]
             for qpos, i in enumerate(q_idx.tolist()):
                 for items, w in self._cooc_delta.get(i, ()):
-                    keep = items[items != i]
+                    mask = items != i
+                    keep = items[mask]
                     extra_c.append(keep)
-                    v = w * norm[qpos] * self._col_norm[keep]
+                    v = (w[mask] if isinstance(w, np.ndarray) else w) * norm[qpos]
+                    v = v * self._col_norm[keep]
                     extra_v.append((np.power(v, alpha) if alpha != 1.0 else v) * q_w[qpos])
                     extra_o.append(np.full(len(keep), qpos, dtype=np.int64))
             cols, vals, owner = (
@@ -591,7 +595,7 @@ class HybridRecommender:
         return cols, vals, owner
 
     def _content_entries(self, q_idx: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
-        pos, owner = gather_rows(self._cnt_ptr, q_idx)
+        pos, owner = gather_rows(self._cnt_ptr, q_idx, _row_cap(len(q_idx)))
         return self._cnt_col[pos], self._cnt_val[pos], owner
 
     def _history_of(self, customer_id: str | None) -> tuple[IntArray, FloatArray]:
@@ -647,17 +651,16 @@ class HybridRecommender:
         if self._cooc_delta:
             rows, cols, vals = [], [], []
             for i, entries in self._cooc_delta.items():
-                for items, w in entries:
-                    keep = items[items != i]
-                    rows.append(np.full(len(keep), i, dtype=np.int64))
-                    cols.append(keep)
-                    vals.append(np.full(len(keep), w, dtype=np.float32))
+                merged_cols, merged_vals = _merge_row(i, entries)
+                rows.append(np.full(len(merged_cols), i, dtype=np.int64))
+                cols.append(merged_cols)
+                vals.append(merged_vals.astype(np.float32))
             delta = sp.csr_matrix(
                 (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
             )
             self._cooc = sp.csr_matrix(_resized(self._cooc, n, n) + delta, dtype=np.float32)
             self._cooc.sort_indices()
-            self._cooc_delta, self._delta_entries = {}, 0
+            self._cooc_delta = {}
         if self._history_delta or self._history.shape[0] != len(self._customers):
             h = _resized(self._history, len(self._customers), n)
             if self._history_delta:
@@ -682,3 +685,31 @@ def _resized(m: sp.csr_matrix, rows: int, cols: int) -> sp.csr_matrix:
     if len(indptr) == 0:
         indptr = np.zeros(rows + 1, dtype=np.int64)
     return sp.csr_matrix((m.data, m.indices, indptr), shape=(rows, cols))
+
+
+def _merge_row(
+    i: int, entries: Sequence[tuple[IntArray, FloatArray | float]]
+) -> tuple[IntArray, FloatArray]:
+    """One item's incremental co-counts summed into a single (columns, counts) pair."""
+    cols = np.concatenate([items for items, _ in entries])
+    vals = np.concatenate(
+        [w if isinstance(w, np.ndarray) else np.full(len(items), w) for items, w in entries]
+    )
+    mask = cols != i
+    uniq, inv = np.unique(cols[mask], return_inverse=True)
+    sums = np.bincount(inv, weights=vals[mask], minlength=len(uniq)).astype(np.float64)
+    return uniq.astype(np.int64), sums
+
+
+def _row_cap(n_rows: int) -> int:
+    return max(16, _ENTRY_BUDGET // max(n_rows, 1))
+
+
+def _strongest_first_arrays(
+    m: sp.csr_matrix,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(indptr, indices, data) of `m` as int64/float64, each row strongest first."""
+    ptr = m.indptr.astype(np.int64)
+    data = m.data.astype(np.float64)
+    perm = strongest_first(ptr, data)
+    return ptr, m.indices[perm].astype(np.int64), data[perm]

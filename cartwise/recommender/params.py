@@ -49,7 +49,7 @@ class HybridParams:
     """Content similarity, relative to the best match of the request, a new product needs."""
     # popularity / trending
     trending_half_life_days: float = 14.0
-    popularity_weight: float = 0.05
+    popularity_weight: float = 0.01
     # the shopper's own history
     history_half_life_days: float = 90.0
     history_query_weight: float = 0.3

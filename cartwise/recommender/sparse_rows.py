@@ -9,17 +9,22 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["gather_rows", "top_k_per_row"]
+__all__ = ["gather_rows", "strongest_first", "top_k_per_row"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 
-def gather_rows(indptr: npt.NDArray[np.int64], rows: IntArray) -> tuple[IntArray, IntArray]:
-    """Positions of every stored entry of `rows` in a CSR matrix, and the row (0..len(rows)-1)
-    each position belongs to; one vectorised pass whatever the number of rows."""
+def gather_rows(
+    indptr: npt.NDArray[np.int64], rows: IntArray, cap: int | None = None
+) -> tuple[IntArray, IntArray]:
+    """Positions of the stored entries of `rows` in a CSR matrix (at most the first `cap` of
+    each row), and the row (0..len(rows)-1) each position belongs to; one vectorised pass
+    whatever the number of rows."""
     starts = indptr[rows]
     lens = indptr[rows + 1] - starts
+    if cap is not None:
+        lens = np.minimum(lens, cap)
     total = int(lens.sum())
     if total == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -50,3 +55,10 @@ def top_k_per_row(m: sp.csr_matrix, k: int, rank_by: FloatArray | None = None) -
         out = sp.csr_matrix((m.data[keep], (rows, m.indices[keep])), shape=m.shape)
     out.sort_indices()
     return out
+
+
+def strongest_first(indptr: npt.NDArray[np.int64], values: npt.NDArray[np.floating]) -> IntArray:
+    """Permutation of a CSR matrix's stored entries that orders each row by decreasing
+    magnitude, so that the first entries of a row are its strongest."""
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    return np.lexsort((-np.abs(values), rows)).astype(np.int64)
