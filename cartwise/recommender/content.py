@@ -20,7 +20,7 @@ __all__ = ["content_neighbours", "item_tokens"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _FIELD_WEIGHT = {"t": 1.0, "c": 2.0, "v": 1.0, "g": 1.0, "p": 0.5}
-_CHUNK = 1024
+_CHUNK = 256
 
 
 def item_tokens(item: Item) -> dict[str, float]:

@@ -15,7 +15,7 @@ from cartwise.recommender.sparse_rows import top_k_per_row
 
 __all__ = ["cooccurrence_counts"]
 
-_CHUNK = 1024
+_CHUNK = 256
 
 
 def cooccurrence_counts(

@@ -17,7 +17,7 @@ from cartwise.recommender.content import content_neighbours
 from cartwise.recommender.cooccurrence import cooccurrence_counts
 from cartwise.recommender.params import HybridParams
 from cartwise.recommender.regression import regression_weights
-from cartwise.recommender.serialization import dump_model, load_model
+from cartwise.recommender.serialization import LoadedModel, dump_model, load_model
 from cartwise.recommender.sparse_rows import gather_rows, strongest_first
 from cartwise.recommender.types import Interaction, Item, Recommendation
 
@@ -291,10 +291,15 @@ class HybridRecommender:
         # the query: cart items at weight 1, the shopper's strongest past products at a total of
         # history_query_weight, split by affinity
         if len(h_idx) and p.history_query_weight > 0:
-            top = np.argsort(-h_aff, kind="stable")[:_MAX_HISTORY_QUERY]
+            # past products already in the cart are in the query at full weight
+            top = np.argsort(-h_aff, kind="stable")
+            top = top[~np.isin(h_idx[top], cart_idx)][:_MAX_HISTORY_QUERY]
             q_idx = np.concatenate([cart_idx, h_idx[top]])
             q_w = np.concatenate(
-                [np.ones(len(cart_idx)), p.history_query_weight * h_aff[top] / h_aff[top].sum()]
+                [
+                    np.ones(len(cart_idx)),
+                    p.history_query_weight * h_aff[top] / max(float(h_aff[top].sum()), 1e-12),
+                ]
             )
         else:
             q_idx, q_w = cart_idx, np.ones(len(cart_idx))
@@ -472,7 +477,15 @@ class HybridRecommender:
     @classmethod
     def from_bytes(cls, blob: bytes) -> HybridRecommender:
         """Load a model written by `to_bytes`; a damaged or foreign blob is a ValueError."""
-        loaded = load_model(blob)
+        try:
+            return cls._from_loaded(load_model(blob))
+        except ValueError:
+            raise
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ValueError(f"model file is incomplete or inconsistent: {exc!r}") from exc
+
+    @classmethod
+    def _from_loaded(cls, loaded: LoadedModel) -> HybridRecommender:
         model = cls(HybridParams.from_dict(loaded.header["params"]))
         model._ids = loaded.ids
         model._index = {pid: i for i, pid in enumerate(loaded.ids)}
@@ -570,29 +583,38 @@ class HybridRecommender:
     def _cooc_entries(
         self, q_idx: IntArray, q_w: FloatArray
     ) -> tuple[IntArray, FloatArray, IntArray]:
-        """Every (candidate, weighted normalised co-count, query position) for the query."""
-        pos, owner = gather_rows(self._cooc_ptr, q_idx, _row_cap(len(q_idx)))
-        cols = self._cooc_col[pos]
-        vals = self._cooc_sim[pos] * q_w[owner]
-        if self._cooc_delta:
-            alpha = self.params.similarity_exponent
-            norm = self._row_norm[q_idx]
-            extra_c, extra_v, extra_o = [cols], [vals], [owner]
-            for qpos, i in enumerate(q_idx.tolist()):
-                for items, w in self._cooc_delta.get(i, ()):
-                    mask = items != i
-                    keep = items[mask]
-                    extra_c.append(keep)
-                    v = (w[mask] if isinstance(w, np.ndarray) else w) * norm[qpos]
-                    v = v * self._col_norm[keep]
-                    extra_v.append((np.power(v, alpha) if alpha != 1.0 else v) * q_w[qpos])
-                    extra_o.append(np.full(len(keep), qpos, dtype=np.int64))
-            cols, vals, owner = (
-                np.concatenate(extra_c),
-                np.concatenate(extra_v),
-                np.concatenate(extra_o),
-            )
-        return cols, vals, owner
+        """Every (candidate, weighted normalised co-count, query position) for the query. Rows
+        with incremental updates are rebuilt from their summed raw counts, so an answer does not
+        depend on whether updates were merged yet."""
+        cap = _row_cap(len(q_idx))
+        delta_pos = [q for q, i in enumerate(q_idx.tolist()) if i in self._cooc_delta]
+        if not delta_pos:
+            pos, owner = gather_rows(self._cooc_ptr, q_idx, cap)
+            return self._cooc_col[pos], self._cooc_sim[pos] * q_w[owner], owner
+        plain = np.ones(len(q_idx), dtype=bool)
+        plain[delta_pos] = False
+        rows = np.nonzero(plain)[0]
+        pos, owner_local = gather_rows(self._cooc_ptr, q_idx[rows], cap)
+        owner = rows[owner_local]
+        cols_l, vals_l, owner_l = [self._cooc_col[pos]], [self._cooc_sim[pos] * q_w[owner]], [owner]
+        m = self._cooc
+        for qpos in delta_pos:
+            i = int(q_idx[qpos])
+            entries = list(self._cooc_delta[i])
+            if i < m.shape[0]:
+                lo, hi = int(m.indptr[i]), int(m.indptr[i + 1])
+                entries.append(
+                    (m.indices[lo:hi].astype(np.int64), m.data[lo:hi].astype(np.float64))
+                )
+            cols, counts = _merge_row(i, entries)
+            sim = self._similarity(counts, np.full(len(cols), i, dtype=np.int64), cols)
+            if len(sim) > cap:
+                keep = np.argpartition(-sim, cap - 1)[:cap]
+                cols, sim = cols[keep], sim[keep]
+            cols_l.append(cols)
+            vals_l.append(sim * q_w[qpos])
+            owner_l.append(np.full(len(cols), qpos, dtype=np.int64))
+        return np.concatenate(cols_l), np.concatenate(vals_l), np.concatenate(owner_l)
 
     def _content_entries(self, q_idx: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
         pos, owner = gather_rows(self._cnt_ptr, q_idx, _row_cap(len(q_idx)))

@@ -14,11 +14,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from cartwise.recommender.sparse_rows import top_k_per_row
-
 __all__ = ["regression_weights"]
 
-_CHUNK = 512
+_CHUNK = 128
 
 
 def regression_weights(
@@ -41,29 +39,44 @@ def regression_weights(
     if len(active) > max_items:
         active = active[np.argsort(-item_count[active], kind="stable")[:max_items]]
         active.sort()
-    x = baskets[:, active]
-    gram = np.asfortranarray(
-        (x.T @ sp.diags(basket_weight) @ x).toarray().astype(np.float32, copy=False)
-    )
+    x = sp.csc_matrix(baskets[:, active])
+    xt_weighted = sp.csr_matrix(x.T @ sp.diags(basket_weight))
+    m = len(active)
+    gram = np.empty((m, m), dtype=np.float32, order="F")
+    # filled a block of columns at a time: no sparse Gram and no float64 copy in memory
+    for lo in range(0, m, _CHUNK):
+        gram[:, lo : lo + _CHUNK] = (xt_weighted @ x[:, lo : lo + _CHUNK]).toarray()
     penalty = float(l2 * basket_weight.mean())
     gram[np.diag_indices_from(gram)] += penalty
     p = _inverse_spd_in_place(gram)
     if p is None:
         return empty
     diag = np.diag(p).copy()
-    m = len(active)
-    blocks = []
+    rows_out: list[npt.NDArray[np.int64]] = []
+    cols_out: list[npt.NDArray[np.int64]] = []
+    vals_out: list[npt.NDArray[np.float32]] = []
+    keep = min(neighbours, m - 1)
     for lo in range(0, m, _CHUNK):
         block = -p[lo : lo + _CHUNK] / diag[np.newaxis, :]
-        block[np.arange(block.shape[0]), np.arange(lo, lo + block.shape[0])] = 0.0
-        csr = sp.csr_matrix(block)
+        r = np.arange(block.shape[0])
+        block[r, r + lo] = 0.0
         # negative weights matter (an item that replaces another): rank by magnitude
-        blocks.append(top_k_per_row(csr, neighbours, rank_by=np.abs(csr.data)))
-    local = sp.vstack(blocks, format="coo")
-    return sp.csr_matrix(
-        (local.data.astype(np.float32), (active[local.row], active[local.col])),
+        top = np.argpartition(-np.abs(block), keep - 1, axis=1)[:, :keep]
+        vals = np.take_along_axis(block, top, axis=1)
+        nz = vals != 0.0
+        rows_out.append(np.repeat(r + lo, keep).reshape(-1, keep)[nz])
+        cols_out.append(top[nz].astype(np.int64))
+        vals_out.append(vals[nz].astype(np.float32))
+    out = sp.csr_matrix(
+        (
+            np.concatenate(vals_out),
+            (active[np.concatenate(rows_out)], active[np.concatenate(cols_out)]),
+        ),
         shape=(n_items, n_items),
+        dtype=np.float32,
     )
+    out.sort_indices()
+    return out
 
 
 def _inverse_spd_in_place(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,14 @@ def load_model(blob: bytes) -> LoadedModel:
     try:
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             files = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
         raise ValueError(f"not a cartwise model file: {exc}") from exc
     try:
         header = json.loads(bytes(files.pop("header")).decode())
@@ -92,6 +100,7 @@ def load_model(blob: bytes) -> LoadedModel:
         matrices: dict[str, sp.csr_matrix] = {}
         for name in {k[2:].rsplit("_", 1)[0] for k in files if k.startswith("m_")}:
             shape = tuple(int(x) for x in files[f"m_{name}_shape"])
+            _check_csr(name, shape, files)
             matrices[name] = sp.csr_matrix(
                 (
                     files[f"m_{name}_data"],
@@ -105,3 +114,20 @@ def load_model(blob: bytes) -> LoadedModel:
     if len(titles) != len(ids):
         raise ValueError("model file is incomplete: titles and ids differ in length")
     return LoadedModel(header, ids, titles, customers, arrays, matrices)
+
+
+def _check_csr(name: str, shape: tuple[int, ...], files: dict[str, npt.NDArray[Any]]) -> None:
+    """Reject a stored matrix whose arrays do not describe a valid CSR of `shape`."""
+    indptr, indices = files[f"m_{name}_indptr"], files[f"m_{name}_indices"]
+    data = files[f"m_{name}_data"]
+    ok = (
+        len(shape) == 2
+        and min(shape) >= 0
+        and len(indptr) == shape[0] + 1
+        and len(indices) == len(data)
+        and (len(indptr) == 0 or (int(indptr[0]) == 0 and int(indptr[-1]) == len(data)))
+        and bool(np.all(np.diff(indptr) >= 0))
+        and (len(indices) == 0 or (int(indices.min()) >= 0 and int(indices.max()) < shape[1]))
+    )
+    if not ok:
+        raise ValueError(f"model file is inconsistent: matrix {name!r} is malformed")
