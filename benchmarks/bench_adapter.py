@@ -48,7 +48,7 @@ def fit(orders_df: Any, products_df: Any, **params: Any) -> _Engine:
         )
         for r in products_df.itertuples(index=False)
     ]
-    interactions = [
+    interactions = (
         Interaction(
             order_id=str(r.order_id),
             customer_id=str(r.customer_id) or None,
@@ -58,6 +58,6 @@ def fit(orders_df: Any, products_df: Any, **params: Any) -> _Engine:
             created_at=r.created_at.to_pydatetime(),
         )
         for r in orders_df.itertuples(index=False)
-    ]
+    )
     model = HybridRecommender(HybridParams().replace(**params) if params else None)
     return _Engine(model.fit(interactions, items))

@@ -6,6 +6,7 @@ Pure Python + numpy/scipy (layer 2): no Flask, no database, no network.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -115,8 +116,8 @@ class HybridRecommender:
         order_time: list[float] = []
         order_kind: list[float] = []
         order_customer: list[str | None] = []
-        rows: list[int] = []
-        cols: list[int] = []
+        rows = array("q")
+        cols = array("q")
         n_lines = 0
         for it in interactions:
             if not isinstance(it, Interaction):
