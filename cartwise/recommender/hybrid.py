@@ -30,9 +30,9 @@ IntArray = npt.NDArray[np.int64]
 _DAY = 86_400.0
 _CART_WEIGHT = 0.5
 """An abandoned or open cart says less about what goes together than a placed order."""
-_MAX_HISTORY_QUERY = 24
+_MAX_HISTORY_QUERY = 16
 """The shopper's strongest past products used as extra query items (latency bound)."""
-_ENTRY_BUDGET = 4000
+_ENTRY_BUDGET = 3000
 """Stored neighbours read per matrix and request: a cart of many products reads only the
 strongest neighbours of each, so the answer time stays flat whatever the cart size."""
 _ROW_DELTAS = 16
@@ -294,7 +294,9 @@ class HybridRecommender:
         if len(h_idx) and p.history_query_weight > 0:
             # past products already in the cart are in the query at full weight
             top = np.argsort(-h_aff, kind="stable")
-            top = top[~np.isin(h_idx[top], cart_idx)][:_MAX_HISTORY_QUERY]
+            in_cart = np.zeros(n, dtype=bool)
+            in_cart[cart_idx] = True
+            top = top[~in_cart[h_idx[top]]][:_MAX_HISTORY_QUERY]
             q_idx = np.concatenate([cart_idx, h_idx[top]])
             q_w = np.concatenate(
                 [
@@ -352,9 +354,7 @@ class HybridRecommender:
             top_k = [j for j in top_k if j not in fresh][: k - len(fresh)] + fresh
         if not top_k:
             return []
-        best_cooc = self._best_source(cols, vals, owner, top_k)
-        best_content = self._best_source(c_cols, c_vals, c_owner, top_k)
-        out = []
+        kinds = []
         for j in top_k:
             parts = [
                 float(collab[j]),
@@ -362,7 +362,14 @@ class HybridRecommender:
                 float(self._trend_part[j]),
                 repeat.get(j, 0.0),
             ]
-            kind = parts.index(max(parts))
+            kinds.append(parts.index(max(parts)))
+        # the products behind each reason, looked up only for the reasons that name one
+        best_cooc = self._best_source(cols, vals, owner, top_k) if 0 in kinds else {}
+        best_content = (
+            self._best_source(c_cols, c_vals, c_owner, top_k) if 1 in kinds or fresh else {}
+        )
+        out = []
+        for j, kind in zip(top_k, kinds, strict=True):
             if j in fresh and j in best_content:
                 reason = _REASON_NEW.format(self._label(int(cart_idx[best_content[j]])))
             elif kind == 0 and j in best_cooc:
