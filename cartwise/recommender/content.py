@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +20,7 @@ from cartwise.recommender.types import Item
 __all__ = ["content_neighbours", "item_tokens"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_FIELD_WEIGHT = {"t": 1.0, "c": 2.0, "v": 1.0, "g": 1.0, "p": 0.5}
+_FIELD_WEIGHT = {"t": 1.0, "b": 1.0, "c": 2.0, "v": 1.0, "g": 1.0, "p": 0.5}
 _CHUNK = 256
 
 
@@ -31,9 +32,12 @@ def item_tokens(item: Item) -> dict[str, float]:
         key = f"{field}:{token}"
         tokens[key] = tokens.get(key, 0.0) + _FIELD_WEIGHT[field]
 
-    for word in _WORD.findall(item.title.lower()):
-        if len(word) > 1 or word.isdigit():
-            add("t", word)
+    words = [w for w in _WORD.findall(item.title.lower()) if len(w) > 1 or w.isdigit()]
+    for word in words:
+        add("t", word)
+    # adjacent word pairs: "cake stand" says more than "cake" and "stand" apart
+    for first, second in pairwise(words):
+        add("b", f"{first} {second}")
     if item.category.strip():
         add("c", item.category.strip().lower())
         for word in _WORD.findall(item.category.lower()):

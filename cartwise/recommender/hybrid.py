@@ -552,9 +552,21 @@ class HybridRecommender:
         other rows pointing at a changed item keep their slightly older normaliser until the
         next compaction or refit: one order moves a count by a small fraction."""
         p = self.params
-        count = np.maximum(self._count, 1e-9)
-        self._row_norm = 1.0 / np.power(count, p.cooc_query_exponent)
-        self._col_norm = 1.0 / np.power(count, p.cooc_target_exponent)
+        full = changed is None or len(getattr(self, "_row_norm", ())) != len(self._count)
+        if full or changed is None:
+            count = np.maximum(self._count, 1e-9)
+            self._row_norm = 1.0 / np.power(count, p.cooc_query_exponent)
+            self._col_norm = 1.0 / np.power(count, p.cooc_target_exponent)
+            self._content_gain = (
+                p.content_weight * p.evidence_prior / (p.evidence_prior + self._count)
+            )
+        else:
+            count = np.maximum(self._count[changed], 1e-9)
+            self._row_norm[changed] = 1.0 / np.power(count, p.cooc_query_exponent)
+            self._col_norm[changed] = 1.0 / np.power(count, p.cooc_target_exponent)
+            self._content_gain[changed] = (
+                p.content_weight * p.evidence_prior / (p.evidence_prior + self._count[changed])
+            )
         m = self._cooc
         if changed is None or not hasattr(self, "_cooc_sim"):
             # cached row arrays, each row strongest first, so a request over many items can
@@ -575,7 +587,6 @@ class HybridRecommender:
             self._cooc_sim[pos] = self._similarity(
                 m.data[src].astype(np.float64), rows[owner], self._cooc_col[pos]
             )
-        self._content_gain = p.content_weight * p.evidence_prior / (p.evidence_prior + self._count)
         t = self._trend + 1e-6 * self._count
         t_max = t.max(initial=0.0)
         self._trend_norm = t / t_max if t_max > 0 else t
