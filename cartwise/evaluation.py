@@ -219,13 +219,7 @@ def evaluate_orders(
     baseline: bool = True,
 ) -> dict[str, Any]:
     """Back-test on in-memory orders and products; see the module docstring for the protocol."""
-    catalog_ids = list(dict.fromkeys([p.product_id for p in products]))
-    catalog_ids += [
-        p
-        for p in dict.fromkeys(ln.product_id for o in orders for ln in o.lines)
-        if p not in set(catalog_ids)
-    ]
-    catalog = set(catalog_ids)
+    catalog = {p.product_id for p in products} | {ln.product_id for o in orders for ln in o.lines}
     split = temporal_split(orders, test_frac)
     if not split.train:
         raise DataImportError("the training period holds no orders; more history is needed")

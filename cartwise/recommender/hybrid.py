@@ -9,6 +9,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,14 @@ class HybridRecommender:
     `recommend` answers a cart in well under a millisecond. Not thread-safe for concurrent
     `update` and `recommend`: serving uses one immutable loaded model per version."""
 
+    # caches derived from the matrices and counts by _refresh_item_weights
+    _cooc_ptr: IntArray
+    _reg_ptr: IntArray
+    _cnt_ptr: IntArray
+    _row_norm: FloatArray
+    _col_norm: FloatArray
+    _content_gain: FloatArray
+
     def __init__(self, params: HybridParams | None = None) -> None:
         self.params = params or HybridParams()
         self._ids: list[str] = []
@@ -77,8 +86,6 @@ class HybridRecommender:
         self._fitted = False
         self._refresh_item_weights()
 
-    # public state -------------------------------------------------------------------------
-
     @property
     def n_items(self) -> int:
         return len(self._ids)
@@ -94,15 +101,12 @@ class HybridRecommender:
     def knows(self, product_id: str) -> bool:
         return product_id in self._index
 
-    # fitting ------------------------------------------------------------------------------
-
     def fit(self, interactions: Iterable[Interaction], items: Iterable[Item]) -> HybridRecommender:
         """Build the model from scratch: `items` is the catalog, `interactions` the order and
         cart lines. Products seen only in interactions join the catalog untitled."""
         catalog = list(items)
         self._ids, self._index, self._titles = [], {}, []
         meta: list[Item] = []
-        available: list[bool] = []
         for item in catalog:
             if not isinstance(item, Item):
                 raise TypeError(f"items must be Item records, got {type(item).__name__}")
@@ -110,11 +114,10 @@ class HybridRecommender:
                 continue
             self._add_item(item.product_id, item.title)
             meta.append(item)
-            available.append(item.available)
 
         keys: dict[tuple[str, str], int] = {}
         order_time: list[float] = []
-        order_kind: list[float] = []
+        is_order: list[bool] = []
         order_customer: list[str | None] = []
         rows = array("q")
         cols = array("q")
@@ -130,7 +133,7 @@ class HybridRecommender:
             if o is None:
                 o = keys[key] = len(order_time)
                 order_time.append(t)
-                order_kind.append(_CART_WEIGHT if it.kind == "cart" else 1.0)
+                is_order.append(it.kind != "cart")
                 order_customer.append(it.customer_id or None)
             elif t < order_time[o]:
                 order_time[o] = t
@@ -138,13 +141,12 @@ class HybridRecommender:
             if i is None:
                 i = self._add_item(it.product_id, "")
                 meta.append(Item(product_id=it.product_id))
-                available.append(True)
             rows.append(o)
             cols.append(i)
             n_lines += 1
 
         n_items, n_orders = len(self._ids), len(order_time)
-        self._available = np.asarray(available, dtype=bool)
+        self._available = np.asarray([item.available for item in meta], dtype=bool)
         self.n_interactions = n_lines
         times = np.asarray(order_time, dtype=np.float64)
         self._t_ref = float(times.max()) if n_orders else datetime.now(UTC).timestamp()
@@ -158,7 +160,8 @@ class HybridRecommender:
         baskets.sum_duplicates()
         baskets.data[:] = 1.0
         p = self.params
-        kind_w = np.asarray(order_kind, dtype=np.float64)
+        orders_mask = np.asarray(is_order, dtype=bool)
+        kind_w = np.where(orders_mask, 1.0, _CART_WEIGHT)
         w_cooc = self._decay(times, p.cooc_half_life_days) * kind_w
         sizes = np.maximum(np.diff(baskets.indptr), 1).astype(np.float64)
         self._count = np.asarray(baskets.T @ w_cooc, dtype=np.float64).ravel()
@@ -187,7 +190,7 @@ class HybridRecommender:
         )
         self._cooc_delta = {}
         self._content = content_neighbours(meta, p.content_neighbours)
-        self._fit_history(baskets, times, kind_w, order_customer)
+        self._fit_history(baskets, times, orders_mask, order_customer)
         self._refresh_item_weights()
         self._fitted = True
         return self
@@ -196,13 +199,14 @@ class HybridRecommender:
         self,
         baskets: sp.csr_matrix,
         times: FloatArray,
-        kind_w: FloatArray,
+        orders_mask: npt.NDArray[np.bool_],
         order_customer: Sequence[str | None],
     ) -> None:
+        """Each known customer's decayed purchases; carts are not purchases."""
         self._customers = {}
         codes = np.full(len(order_customer), -1, dtype=np.int64)
         for o, customer in enumerate(order_customer):
-            if customer is not None and kind_w[o] == 1.0:
+            if customer is not None and orders_mask[o]:
                 codes[o] = self._customers.setdefault(customer, len(self._customers))
         known = np.nonzero(codes >= 0)[0]
         w = self._decay(times[known], self.params.history_half_life_days)
@@ -229,11 +233,14 @@ class HybridRecommender:
             self._fitted = True
             self._t_ref = min(_epoch(it.created_at) for lines in orders.values() for it in lines)
         p = self.params
-        for (kind, _), lines in orders.items():
+        before = len(self._ids)
+        for lines in orders.values():
             for it in lines:
                 if it.product_id not in self._index:
                     self._add_item(it.product_id, "")
-                    self._grow(1)
+        if len(self._ids) > before:
+            self._grow(len(self._ids) - before)
+        for (kind, _), lines in orders.items():
             idx = list(dict.fromkeys(self._index[it.product_id] for it in lines))
             items = np.asarray(idx, dtype=np.int64)
             t = np.asarray([min(_epoch(it.created_at) for it in lines)])
@@ -268,8 +275,6 @@ class HybridRecommender:
             if i is not None:
                 self._available[i] = bool(ok)
         self._unavailable = np.nonzero(~self._available)[0]
-
-    # answering ----------------------------------------------------------------------------
 
     def recommend(
         self, cart: Sequence[str], customer_id: str | None = None, k: int = 10
@@ -311,32 +316,22 @@ class HybridRecommender:
         # maximum of its weight so that neither depends on the shop's volume
         cols, vals, owner = self._cooc_entries(q_idx, q_w)
         collab = np.zeros(n)
-        if len(cols):
-            cooc = np.bincount(cols, weights=vals, minlength=n)
-            c_max = cooc.max()
-            if c_max > 0:
-                collab += (p.cooc_weight / c_max) * cooc
+        cooc = _max_scaled(cols, vals, n)
+        if cooc is not None:
+            collab += p.cooc_weight * cooc
         r_pos, r_owner = gather_rows(self._reg_ptr, q_idx, _row_cap(len(q_idx)))
-        if len(r_pos):
-            reg = np.bincount(
-                self._reg_col[r_pos], weights=self._reg_val[r_pos] * q_w[r_owner], minlength=n
-            )
-            r_max = reg.max()
-            if r_max > 0:
-                collab += (p.regression_weight / r_max) * reg
+        reg = _max_scaled(self._reg_col[r_pos], self._reg_val[r_pos] * q_w[r_owner], n)
+        if reg is not None:
+            collab += p.regression_weight * reg
         score = collab + self._trend_part
 
         # content: what the cart looks like, weighted up for candidates with little evidence
         c_cols, c_vals, c_owner = self._content_entries(cart_idx)
+        likeness = _max_scaled(c_cols, c_vals, n)
         content: FloatArray | None = None
-        likeness: FloatArray | None = None
-        if len(c_cols):
-            raw = np.bincount(c_cols, weights=c_vals, minlength=n)
-            t_max = raw.max()
-            if t_max > 0:
-                likeness = raw / t_max
-                content = likeness * self._content_gain
-                score += content
+        if likeness is not None:
+            content = likeness * self._content_gain
+            score += content
 
         # the shopper's own history: "you bought this before"
         repeat: dict[int, float] = {}
@@ -345,8 +340,7 @@ class HybridRecommender:
             score[h_idx] += r_vals
             repeat = dict(zip(h_idx.tolist(), r_vals.tolist(), strict=True))
 
-        if len(self._unavailable):
-            score[self._unavailable] = -np.inf
+        score[self._unavailable] = -np.inf
         score[cart_idx] = -np.inf
         top_k = self._top(score, k)
         fresh = self._new_arrivals(c_cols, likeness, score, top_k, k)
@@ -417,7 +411,7 @@ class HybridRecommender:
         if k <= 0 or not self._ids:
             return []
         score = self._trend_norm.copy()
-        score[~self._available] = -np.inf
+        score[self._unavailable] = -np.inf
         return [
             Recommendation(self._ids[j], float(score[j]), _REASON_TRENDING)
             for j in self._top(score, k)
@@ -432,14 +426,14 @@ class HybridRecommender:
         q = np.asarray([i], dtype=np.int64)
         n = len(self._ids)
         cols, vals, _ = self._cooc_entries(q, np.ones(1))
-        collab = np.bincount(cols, weights=vals, minlength=n)
         c_cols, c_vals, _ = self._content_entries(q)
-        content = np.bincount(c_cols, weights=c_vals, minlength=n)
-        c_max, t_max = collab.max(initial=0.0), content.max(initial=0.0)
-        collab_part = collab / c_max if c_max > 0 else collab
-        content_part = content / t_max * self._content_gain if t_max > 0 else content
-        score = np.asarray(collab_part + content_part, dtype=np.float64)
-        score[~self._available] = -np.inf
+        collab_part = _max_scaled(cols, vals, n)
+        likeness = _max_scaled(c_cols, c_vals, n)
+        if collab_part is None:
+            collab_part = np.zeros(n)
+        content_part = likeness * self._content_gain if likeness is not None else np.zeros(n)
+        score = collab_part + content_part
+        score[self._unavailable] = -np.inf
         score[i] = -np.inf
         score[score <= 0] = -np.inf
         label = self._label(i)
@@ -453,8 +447,6 @@ class HybridRecommender:
             )
             for j in self._top(score, k)
         ]
-
-    # persistence --------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         """The model as `.npz` bytes with a JSON header; no pickle anywhere."""
@@ -487,8 +479,6 @@ class HybridRecommender:
         """Load a model written by `to_bytes`; a damaged or foreign blob is a ValueError."""
         try:
             return cls._from_loaded(load_model(blob))
-        except ValueError:
-            raise
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ValueError(f"model file is incomplete or inconsistent: {exc!r}") from exc
 
@@ -521,8 +511,6 @@ class HybridRecommender:
         model._refresh_item_weights()
         return model
 
-    # internals ----------------------------------------------------------------------------
-
     def _decay(self, times: FloatArray, half_life_days: float) -> FloatArray:
         """Weight 1 at the reference time, halving every `half_life_days` before it (and
         doubling after it, so later updates outweigh older counts without touching them)."""
@@ -536,15 +524,27 @@ class HybridRecommender:
         return i
 
     def _grow(self, extra: int) -> None:
+        """Room for `extra` products just added to the index: empty rows and columns, no
+        evidence; the cached row arrays are padded, not rebuilt."""
         n = len(self._ids)
-        self._available = np.concatenate([self._available, np.ones(extra, dtype=bool)])
-        self._count = np.concatenate([self._count, np.zeros(extra)])
-        self._trend = np.concatenate([self._trend, np.zeros(extra)])
+
+        def pad(a: npt.NDArray[Any], value: object) -> npt.NDArray[Any]:
+            return np.concatenate([a, np.full(extra, value, dtype=a.dtype)])
+
+        self._available = pad(self._available, True)
+        self._count = pad(self._count, 0.0)
+        self._trend = pad(self._trend, 0.0)
         self._cooc = _resized(self._cooc, n, n)
         self._content = _resized(self._content, n, n)
         self._regression = _resized(self._regression, n, n)
         self._history = _resized(self._history, self._history.shape[0], n)
-        self._refresh_item_weights()
+        self._cooc_ptr = pad(self._cooc_ptr, self._cooc_ptr[-1])
+        self._reg_ptr = pad(self._reg_ptr, self._reg_ptr[-1])
+        self._cnt_ptr = pad(self._cnt_ptr, self._cnt_ptr[-1])
+        self._row_norm = pad(self._row_norm, 0.0)
+        self._col_norm = pad(self._col_norm, 0.0)
+        self._content_gain = pad(self._content_gain, 0.0)
+        self._refresh_item_weights(np.arange(n - extra, n, dtype=np.int64))
 
     def _refresh_item_weights(self, changed: IntArray | None = None) -> None:
         """Recompute the per-item normalisers that depend on evidence counts, and the
@@ -552,8 +552,7 @@ class HybridRecommender:
         other rows pointing at a changed item keep their slightly older normaliser until the
         next compaction or refit: one order moves a count by a small fraction."""
         p = self.params
-        full = changed is None or len(getattr(self, "_row_norm", ())) != len(self._count)
-        if full or changed is None:
+        if changed is None:
             count = np.maximum(self._count, 1e-9)
             self._row_norm = 1.0 / np.power(count, p.cooc_query_exponent)
             self._col_norm = 1.0 / np.power(count, p.cooc_target_exponent)
@@ -568,7 +567,7 @@ class HybridRecommender:
                 p.content_weight * p.evidence_prior / (p.evidence_prior + self._count[changed])
             )
         m = self._cooc
-        if changed is None or not hasattr(self, "_cooc_sim"):
+        if changed is None:
             # cached row arrays, each row strongest first, so a request over many items can
             # read only the head of each row and keep a fixed amount of work
             ptr = m.indptr.astype(np.int64)
@@ -754,3 +753,16 @@ def _strongest_first_arrays(
     data = m.data.astype(np.float64)
     perm = strongest_first(ptr, data)
     return ptr, m.indices[perm].astype(np.int64), data[perm]
+
+
+def _max_scaled(cols: IntArray, vals: FloatArray, n: int) -> FloatArray | None:
+    """Per-candidate sums of `vals`, scaled so the best candidate scores 1; None when no
+    candidate got a positive sum (the signal says nothing for this query)."""
+    if len(cols) == 0:
+        return None
+    sums = np.bincount(cols, weights=vals, minlength=n).astype(np.float64, copy=False)
+    top = float(sums.max())
+    if top <= 0:
+        return None
+    scaled: FloatArray = sums / top
+    return scaled
