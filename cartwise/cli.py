@@ -313,9 +313,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cartwise.connector.csv_files import find_dataset
-
-    find_dataset(args.data)
     from cartwise.evaluation import evaluate_dataset, format_report
 
     report = evaluate_dataset(args.data, progress=sys.stderr.isatty())

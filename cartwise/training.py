@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,7 +141,8 @@ def train_shop(store: Store, shop: str) -> TrainReport:
     if not orders:
         raise ModelNotTrained(f"shop {shop!r} has no orders to train on: import some first")
     carts = list(store.carts.iter(shop))
-    interactions = [*to_interactions(orders), *cart_interactions(carts)]
+    # streamed into fit: the model keeps compact arrays, not a record per order line
+    interactions = chain(to_interactions(orders), cart_interactions(carts))
     items = list(to_items(store.products.list(shop)))
 
     started = time.perf_counter()
