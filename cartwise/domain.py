@@ -18,6 +18,7 @@ __all__ = [
     "Platform",
     "Product",
     "ShopRef",
+    "ShopRules",
 ]
 
 
@@ -86,3 +87,18 @@ class Cart:
     updated_at: datetime
     lines: tuple[CartLine, ...] = field(default_factory=tuple)
     customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRules:
+    """The merchant's say over what a storefront shows: curated defaults (the fallback when the
+    model has nothing), pinned products (shown first), blocked products (never shown), a price
+    band and diversity caps per vendor and per category (None = no limit)."""
+
+    defaults: tuple[str, ...] = ()
+    pinned: tuple[str, ...] = ()
+    blocked: frozenset[str] = frozenset()
+    min_price: float | None = None
+    max_price: float | None = None
+    max_per_vendor: int | None = None
+    max_per_category: int | None = None

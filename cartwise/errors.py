@@ -13,7 +13,8 @@
     ├── RateLimited               "rate_limited", 429
     ├── DataImportError           "import_failed", 422     a file that cannot be imported at all
     ├── StorageError              "storage_unavailable", 503
-    └── UpstreamError             "upstream_error", 502    a platform or service failed
+    ├── UpstreamError             "upstream_error", 502    a platform or service failed
+    └── ConfigurationError        "configuration_error", 500  settings the process can't run with
 
 This module imports nothing from cartwise (layer 0).
 """
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "CartwiseError",
+    "ConfigurationError",
     "Conflict",
     "DataImportError",
     "Forbidden",
@@ -119,3 +121,8 @@ class StorageError(CartwiseError):
 class UpstreamError(CartwiseError):
     code = "upstream_error"
     status = 502
+
+
+class ConfigurationError(CartwiseError):
+    code = "configuration_error"
+    status = 500

@@ -17,6 +17,7 @@ __all__ = [
     "RecommendationItem",
     "RecommendationRequest",
     "RecommendationResponse",
+    "RequestContext",
     "Source",
 ]
 
@@ -32,8 +33,22 @@ class CartItem(BaseModel):
     quantity: int = Field(default=1, ge=1, le=100_000)
 
 
+class RequestContext(BaseModel):
+    """What the storefront knows about the shopper without knowing who they are: the segment a
+    cold-start answer is tailored to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: Literal["mobile", "tablet", "desktop"] | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    referrer: str | None = Field(default=None, max_length=255)
+
+
 class RecommendationRequest(BaseModel):
-    """`POST /v1/recommendations`: the cart is the query; `k` products come back."""
+    """`POST /v1/recommendations`: the cart is the query; `k` products come back.
+
+    `customer_id` is honoured only for server-to-server (API key) callers; a checkout or app
+    proxy caller's customer comes from its verified credential."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -41,7 +56,8 @@ class RecommendationRequest(BaseModel):
     customer_id: str | None = Field(default=None, max_length=128)
     session_id: str | None = Field(default=None, max_length=128)
     placement: Placement = "cart"
-    k: int = Field(default=8, ge=1, le=50)
+    k: int = Field(default=8, ge=1, le=20)
+    context: RequestContext | None = None
 
 
 class RecommendationItem(BaseModel):

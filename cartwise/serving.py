@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from cartwise.domain import Product
+from cartwise.cache import MemoryCache
+from cartwise.domain import Product, ShopRules
 from cartwise.errors import UnknownShop
 from cartwise.recommender import HybridRecommender, Recommendation
 from cartwise.schemas import (
@@ -27,7 +28,19 @@ from cartwise.schemas import (
 )
 from cartwise.storage import Store
 
-__all__ = ["DefaultsProvider", "LoadedModel", "ModelRegistry", "in_stock", "recommend"]
+__all__ = [
+    "DefaultsProvider",
+    "LoadedModel",
+    "ModelRegistry",
+    "ResponseCache",
+    "in_stock",
+    "recommend",
+]
+
+ResponseCache = MemoryCache[RecommendationResponse]
+"""Answers by (shop, model version, rules, customer, segments, request)."""
+
+_FROM_REQUEST = object()
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +149,63 @@ def recommend(
     request: RecommendationRequest,
     *,
     defaults: DefaultsProvider | None = None,
+    rules: ShopRules | None = None,
+    customer: str | object | None = _FROM_REQUEST,
+    segments: Sequence[str] = (),
+    cache: ResponseCache | None = None,
 ) -> RecommendationResponse:
     """Answer a storefront: up to `request.k` in-stock products that are not in the cart.
 
     The chain, each step topping up what the previous ones left short: the model's answer to
-    the cart and customer ("model"); the shop's trending products ("trending"; the whole
-    answer when no customer is given and the cart is empty or unknown to the model); the
-    curated `defaults` ("defaults"); the first products of the catalog ("fallback"). `source`
-    names the first step that gave an item. Internal trouble is logged and skipped, never
-    raised; only an unknown `shop` raises `UnknownShop`.
+    the cart and `customer` ("model"); what sells in the shopper's `segments`, then the shop's
+    trending products ("trending"; the whole answer when no customer is given and the cart is
+    empty or unknown to the model); the merchant's curated defaults ("defaults"); the first
+    products of the catalog ("fallback"). The merchant's `rules` (read from the store when not
+    given) apply to every step: blocked
+    products never show, pinned ones come first, price band and per-vendor/per-category caps
+    hold. `source` names the first step that gave an item. Internal trouble is logged and
+    skipped, never raised; only an unknown `shop` raises `UnknownShop`.
+
+    `customer` is the id the model knows the shopper by (a keyed hash for platform shoppers);
+    left out, `request.customer_id` is used as it is. With a `cache`, a request that repeats
+    one of the same session (same `session_id`, cart and model version) is answered from it.
     """
+    who = request.customer_id if customer is _FROM_REQUEST else customer
+    assert who is None or isinstance(who, str)
+    if rules is None:
+        rules = _shop_rules(store, shop)
     cart = tuple(dict.fromkeys(line.product_id for line in request.cart))
     loaded = _current_model(registry, shop)
-    picked = _Picked(store, shop, request.k, exclude=cart)
-    for source, step in _chain(store, shop, loaded, cart, request.customer_id, request.k, defaults):
+    key = None
+    if cache is not None and request.session_id:
+        version = loaded.version if loaded is not None else None
+        key = (
+            shop,
+            version,
+            rules,
+            who,
+            tuple(segments),
+            request.model_dump_json(exclude={"customer_id"}),
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            return hit.model_copy(update={"request_id": uuid.uuid4().hex})
+    if defaults is None and rules.defaults:
+        curated = rules.defaults
+
+        def defaults(_shop: str, n: int) -> Sequence[str]:
+            return curated[:n]
+
+    picked = _Picked(store, shop, request.k, exclude=cart, rules=rules)
+    if rules.pinned:
+        try:
+            picked.add(None, [Recommendation(p, 0.0, _REASON_DEFAULTS) for p in rules.pinned])
+        except UnknownShop:
+            raise
+        except Exception:
+            log.exception("pinned products failed for shop %s", shop)
+    chain = _chain(store, shop, loaded, cart, who, request.k, defaults, segments)
+    for source, step in chain:
         if picked.full:
             break
         try:
@@ -158,12 +214,23 @@ def recommend(
             raise
         except Exception:
             log.exception("recommendation step %r failed for shop %s", source, shop)
-    return RecommendationResponse(
+    answer = RecommendationResponse(
         items=picked.items,
-        source=picked.source or "fallback",
+        source=picked.source or ("defaults" if picked.items else "fallback"),
         model_version=loaded.version if loaded is not None else None,
         request_id=uuid.uuid4().hex,
     )
+    if cache is not None and key is not None:
+        cache.set(key, answer)
+    return answer
+
+
+def _shop_rules(store: Store, shop: str) -> ShopRules:
+    try:
+        return store.rules.get(shop)
+    except Exception:
+        log.exception("the rules of shop %s are unavailable; answering without them", shop)
+        return ShopRules()
 
 
 def _current_model(registry: ModelRegistry, shop: str) -> LoadedModel | None:
@@ -187,13 +254,16 @@ def _chain(
     customer_id: str | None,
     k: int,
     defaults: DefaultsProvider | None,
+    segments: Sequence[str] = (),
 ) -> Iterator[tuple[Source, _Step]]:
     # Ask each step for more than k: the rules below drop cart items and sold-out products.
-    n = 2 * k + len(cart) + 5
-    if loaded is not None:
-        model = loaded.model
-        if customer_id or any(model.knows(p) for p in cart):
-            yield "model", lambda: model.recommend(cart=list(cart), customer_id=customer_id, k=n)
+    n = 3 * k + len(cart) + 5
+    model = loaded.model if loaded is not None else None
+    if model is not None and (customer_id or any(model.knows(p) for p in cart)):
+        yield "model", lambda: model.recommend(cart=list(cart), customer_id=customer_id, k=n)
+    for segment in segments:
+        yield "trending", _segment_step(store, shop, segment, n)
+    if model is not None:
         yield "trending", lambda: model.trending(k=n)
     if defaults is not None:
         yield (
@@ -209,14 +279,32 @@ def _chain(
     )
 
 
+def _segment_step(store: Store, shop: str, segment: str, n: int) -> _Step:
+    def step() -> list[Recommendation]:
+        label = segment.split(":", 1)[-1]
+        reason = (
+            f"Popular with shoppers from {label}"
+            if segment.startswith("country:")
+            else (f"Popular with shoppers on {label}")
+        )
+        return [Recommendation(p, 0.0, reason) for p in store.segments.top(shop, segment, limit=n)]
+
+    return step
+
+
 class _Picked:
     """The answer being built: catalog details joined in, the business rules applied."""
 
-    def __init__(self, store: Store, shop: str, k: int, *, exclude: Iterable[str]) -> None:
+    def __init__(
+        self, store: Store, shop: str, k: int, *, exclude: Iterable[str], rules: ShopRules
+    ) -> None:
         self._store = store
         self._shop = shop
         self._k = k
-        self._seen = set(exclude)
+        self._rules = rules
+        self._seen = set(exclude) | set(rules.blocked)
+        self._vendors: dict[str, int] = {}
+        self._categories: dict[str, int] = {}
         self.items: list[RecommendationItem] = []
         self.source: Source | None = None
 
@@ -224,7 +312,7 @@ class _Picked:
     def full(self) -> bool:
         return len(self.items) >= self._k
 
-    def add(self, source: Source, recommendations: Iterable[Recommendation]) -> None:
+    def add(self, source: Source | None, recommendations: Iterable[Recommendation]) -> None:
         fresh: dict[str, Recommendation] = {}
         for rec in recommendations:
             if rec.product_id not in self._seen:
@@ -237,10 +325,33 @@ class _Picked:
                 return
             self._seen.add(rec.product_id)
             product = products.get(rec.product_id)
-            if product is None or not in_stock(product):
+            if product is None or not in_stock(product) or not self._allowed(product):
                 continue
             self.items.append(_item(product, rec))
+            if product.vendor:
+                self._vendors[product.vendor] = self._vendors.get(product.vendor, 0) + 1
+            if product.category:
+                self._categories[product.category] = self._categories.get(product.category, 0) + 1
             self.source = self.source or source
+
+    def _allowed(self, product: Product) -> bool:
+        rules = self._rules
+        if rules.min_price is not None or rules.max_price is not None:
+            if product.price is None:
+                return False
+            if rules.min_price is not None and product.price < rules.min_price:
+                return False
+            if rules.max_price is not None and product.price > rules.max_price:
+                return False
+        cap = rules.max_per_vendor
+        if cap is not None and product.vendor and self._vendors.get(product.vendor, 0) >= cap:
+            return False
+        cap = rules.max_per_category
+        return not (
+            cap is not None
+            and product.category
+            and self._categories.get(product.category, 0) >= cap
+        )
 
 
 def in_stock(product: Product) -> bool:

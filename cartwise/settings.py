@@ -7,12 +7,18 @@ Layer 1: imports only layer 0.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ModelSettings", "ServerSettings", "Settings"]
+from cartwise.errors import ConfigurationError
+
+__all__ = ["JobSettings", "ModelSettings", "ServerSettings", "Settings", "ShopifySettings"]
+
+_DEMO_SECRET = "demo-only-secret-key-not-for-production-use"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ServerSettings(BaseModel):
@@ -23,7 +29,42 @@ class ServerSettings(BaseModel):
 class ModelSettings(BaseModel):
     """Engine knobs a merchant may want to set; the engine's own defaults are the tuned ones."""
 
-    default_k: int = Field(default=8, ge=1, le=50)
+    default_k: int = Field(default=8, ge=1, le=20)
+
+
+class ShopifySettings(BaseModel):
+    """The Shopify app's credentials from the Partner Dashboard, and what it asks a shop for."""
+
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    old_client_secret: SecretStr | None = Field(
+        default=None, description="The previous secret, accepted while a rotation settles."
+    )
+    old_client_secret_until: datetime | None = Field(
+        default=None, description="When the old secret stops being accepted (None: while set)."
+    )
+    scopes: str = "read_orders,read_products,read_inventory,write_app_proxy"
+    api_version: str = "2026-10"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+class JobSettings(BaseModel):
+    """The background work: where it runs and when a shop's model is rebuilt from storage."""
+
+    in_process: bool = Field(
+        default=True, description="Work the job queue in a thread of the web process."
+    )
+    poll_seconds: float = Field(default=0.1, gt=0, le=60)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    rebuild_after_events: int = Field(default=500, ge=1)
+    rebuild_every_hours: float = Field(default=24.0, gt=0)
+    rebuild_delay_seconds: float = Field(
+        default=30.0, ge=0, description="Changes that need a rebuild are gathered this long."
+    )
+    keep_model_versions: int = Field(default=3, ge=1)
 
 
 class Settings(BaseSettings):
@@ -45,9 +86,36 @@ class Settings(BaseSettings):
         description="Open `/v1` without authentication and serve the demo page (demo only).",
     )
     demo_shop: str = "demo.cartwise.local"
-    secret_key: SecretStr = SecretStr("dev-only-not-secret")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the hashes of customer ids and API keys; required outside demo mode.",
+    )
+    app_url: str | None = Field(default=None, description="Public https URL of this app.")
     server: ServerSettings = Field(default_factory=ServerSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    shopify: ShopifySettings = Field(default_factory=ShopifySettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+
+    def check(self) -> None:
+        """Fail start-up clearly (ConfigurationError) on settings a real deployment can't run
+        with: outside demo mode a secret key of at least 32 characters is required."""
+        if self.demo_mode:
+            return
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                "CARTWISE_SECRET_KEY must be set to a random string of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters outside demo mode "
+                '(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))").'
+            )
+
+    def effective_secret_key(self) -> bytes:
+        """The key for keyed hashing: the configured one, else a fixed demo-only key."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if not self.demo_mode:
+            self.check()
+        return _DEMO_SECRET.encode()
 
     def resolved_database_url(self, workdir: Path | None = None) -> str:
         """The database URL to open: the configured one, else a SQLite file in `workdir`."""

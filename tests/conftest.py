@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
     from cartwise.storage import Store
 
+# Apps made in tests work their job queue explicitly (worker.drain()) unless a test starts it.
+os.environ.setdefault("CARTWISE_JOBS__IN_PROCESS", "false")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CARTWISE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -19,6 +19,7 @@ LAYERS = {
     "errors": 0,
     "domain": 0,
     "schemas": 0,
+    "pseudonyms": 0,
     "settings": 1,
     "storage": 2,
     "cache": 2,
@@ -31,6 +32,7 @@ LAYERS = {
     "installs": 4,
     "privacy": 4,
     "jobs": 4,
+    "ingestion": 4,
     "evaluation": 4,
     "api": 5,
     "cli": 5,
@@ -46,7 +48,19 @@ LAYER_NAMES = {
 }
 MAY_IMPORT = {0: {0}, 1: {0}, 2: {0}, 3: {0, 1, 2}, 4: {0, 1, 2, 3}, 5: {0, 1, 2, 3, 4}}
 # Arrows inside one layer that the design implies: `cartwise serve` starts the API.
-SAME_LAYER_ARROWS = {("cli", "api"), ("__main__", "cli"), ("__main__", "api")}
+# Use cases compose: the job worker runs ingestion, training and privacy; ingestion hands
+# privacy requests to `privacy`, which retrains without the redacted history.
+SAME_LAYER_ARROWS = {
+    ("cli", "api"),
+    ("__main__", "cli"),
+    ("__main__", "api"),
+    ("jobs", "ingestion"),
+    ("jobs", "training"),
+    ("ingestion", "privacy"),
+    ("ingestion", "training"),
+    ("privacy", "training"),
+    ("installs", "training"),
+}
 SDK = "sdk"
 FACADE = "__init__"
 FACADE_MAY_IMPORT = {"errors", "api", "settings"}

@@ -14,6 +14,7 @@ PUBLIC = {
     "cartwise": ["CartwiseError", "Settings", "__version__", "create_app"],
     "cartwise.errors": [
         "CartwiseError",
+        "ConfigurationError",
         "Conflict",
         "DataImportError",
         "Forbidden",
@@ -29,7 +30,18 @@ PUBLIC = {
         "UpstreamError",
     ],
     "cartwise.recommender": ["HybridRecommender", "Interaction", "Item", "Recommendation"],
-    "cartwise.storage": ["ModelArtifact", "RawEvent", "Store", "Transaction", "open"],
+    "cartwise.storage": [
+        "ApiKeyRecord",
+        "DeadLetter",
+        "Install",
+        "Job",
+        "ModelArtifact",
+        "RawEvent",
+        "Store",
+        "Transaction",
+        "VariantRecord",
+        "open",
+    ],
 }
 
 CASES = [pytest.param(module, names, id=module) for module, names in PUBLIC.items()]

@@ -6,7 +6,20 @@ from __future__ import annotations
 from flask import Flask
 
 from cartwise import storage
-from cartwise.api import context, demo, errors, headers, health, openapi, recommendations
+from cartwise.api import (
+    admin,
+    compression,
+    context,
+    demo,
+    errors,
+    headers,
+    health,
+    install,
+    openapi,
+    recommendations,
+    webhooks,
+)
+from cartwise.jobs import Worker, build_worker
 from cartwise.serving import ModelRegistry
 from cartwise.settings import Settings
 from cartwise.storage import Store
@@ -22,21 +35,41 @@ def create_app(
     *,
     store: Store | None = None,
     registry: ModelRegistry | None = None,
+    start_worker: bool | None = None,
 ) -> Flask:
     """A cartwise app. `settings` default to `Settings()` (the environment); `store` to
     `storage.open(settings.resolved_database_url())`, which the app then owns for its lifetime;
-    `registry` to a `ModelRegistry` over that store. The demo page exists in demo mode only."""
+    `registry` to a `ModelRegistry` over that store. The demo page exists in demo mode only.
+
+    The job worker runs in a thread of this process when `start_worker` is True (default:
+    `settings.jobs.in_process`); it is reachable as `app.extensions["cartwise_worker"]`.
+    Raises `ConfigurationError` for settings a deployment can't run with."""
     settings = settings or Settings()
+    settings.check()
     if store is None:
         store = storage.open(settings.resolved_database_url())
+    registry = registry or ModelRegistry(store)
+    worker: Worker = build_worker(store, settings, on_model_saved=registry.invalidate)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    context.init_app(app, context.Services(settings, store, registry or ModelRegistry(store)))
+    run_worker = settings.jobs.in_process if start_worker is None else start_worker
+    bound = context.Services(
+        settings, store, registry, wake_worker=worker.wake if run_worker else None
+    )
+    context.init_app(app, bound)
+    app.extensions["cartwise_worker"] = worker
     errors.init_app(app)
     headers.init_app(app)
+    compression.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(recommendations.bp)
+    app.register_blueprint(recommendations.proxy_bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(install.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
     if settings.demo_mode:
         app.register_blueprint(demo.bp)
+    if run_worker:
+        worker.start()
     return app

@@ -3,12 +3,13 @@ accessor views use to reach them. Imports Flask and layers 0-4, nothing else fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import cast
 
 from flask import Flask, current_app
 
-from cartwise.serving import ModelRegistry
+from cartwise.serving import ModelRegistry, ResponseCache
 from cartwise.settings import Settings
 from cartwise.storage import Store
 
@@ -24,6 +25,8 @@ class Services:
     settings: Settings
     store: Store
     registry: ModelRegistry
+    responses: ResponseCache = field(default_factory=lambda: ResponseCache(ttl=30.0))
+    wake_worker: Callable[[], None] | None = None
 
 
 def init_app(app: Flask, bound: Services) -> None:

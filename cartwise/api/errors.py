@@ -44,6 +44,9 @@ def _cartwise_error(exc: CartwiseError) -> Response:
         log.error("%s on %s %s: %s", exc.code, request.method, request.path, exc.message)
     response = jsonify(exc.to_dict())
     response.status_code = exc.status
+    retry_after = exc.details.get("retry_after")
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -1,32 +1,121 @@
-"""`POST /v1/recommendations`: the cart in, ranked products with reasons out (see `schemas`).
+"""`POST /v1/recommendations` (checkout extension, SDK, demo) and `GET /proxy/recommendations`
+(theme block through the app proxy): the cart in, ranked products with reasons out.
 
-Open only in demo mode for now, where the shop is the demo shop. Imports Flask and layers 0-4.
+The shop comes from the verified credential. Checkout extensions run in a web worker whose
+origin changes without notice, so this endpoint answers any origin (no credentials) and its
+preflight. Imports Flask and layers 0-4.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cartwise.api.bodies import parse_json
+from cartwise.api.auth import Caller, proxy_caller, storefront_caller
+from cartwise.api.bodies import invalid, parse_json
 from cartwise.api.context import services
-from cartwise.errors import Unauthorized
-from cartwise.schemas import RecommendationRequest
+from cartwise.ingestion import segment_keys
+from cartwise.pseudonyms import customer_key
+from cartwise.schemas import CartItem, Placement, RecommendationRequest, RequestContext
 from cartwise.serving import recommend
 
-__all__ = ["bp"]
+__all__ = ["CORS_HEADERS", "ProxyQuery", "bp", "proxy_bp"]
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1")
+proxy_bp = Blueprint("proxy", __name__, url_prefix="/proxy")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Cartwise-Key",
+    "Access-Control-Max-Age": "7200",
+}
+
+
+@bp.route("/recommendations", methods=["OPTIONS"])
+def preflight() -> Response:
+    response = Response(status=204)
+    response.headers.update(CORS_HEADERS)
+    return response
 
 
 @bp.post("/recommendations")
 def recommendations() -> Response:
-    """401 `unauthorized` outside demo mode; 422 `invalid_request` for a body that does not
+    """401 without a valid credential; 422 `invalid_request` for a body that does not
     validate; 404 `unknown_shop` when the shop has no data; otherwise 200, even on a fallback."""
-    ctx = services()
-    if not ctx.settings.demo_mode:
-        raise Unauthorized("Authentication is required outside demo mode.")
+    caller = storefront_caller()
     body = parse_json(RecommendationRequest)
-    answer = recommend(ctx.store, ctx.registry, ctx.settings.demo_shop, body)
+    return _answer(caller, body)
+
+
+class ProxyQuery(BaseModel):
+    """The app proxy's own parameters: a comma-separated cart of product ids, and the rest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    cart: str = Field(default="", max_length=4000)
+    k: int = Field(default=8, ge=1, le=20)
+    placement: Placement = "cart"
+    session_id: str | None = Field(default=None, max_length=128)
+    device: str | None = None
+    country: str | None = None
+
+
+@proxy_bp.get("/recommendations")
+def proxy_recommendations() -> Response:
+    """The theme block's call through `https://{shop}/apps/<subpath>/recommendations`; the
+    logged-in customer (if any) comes from Shopify's signed `logged_in_customer_id`."""
+    caller = proxy_caller()
+    try:
+        query = ProxyQuery.model_validate(request.args.to_dict())
+        ids = [p.strip() for p in query.cart.split(",") if p.strip()][:250]
+        body = RecommendationRequest(
+            cart=[CartItem(product_id=p) for p in ids],
+            session_id=query.session_id,
+            placement=query.placement,
+            k=query.k,
+            context=RequestContext(device=query.device, country=query.country)  # type: ignore[arg-type]
+            if query.device or query.country
+            else None,
+        )
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    return _answer(caller, body)
+
+
+def _answer(caller: Caller, body: RecommendationRequest) -> Response:
+    ctx = services()
+    customer: str | None
+    if caller.kind == "demo":
+        customer = body.customer_id
+    else:
+        platform_id = (
+            caller.customer_id if caller.kind in ("checkout", "proxy") else body.customer_id
+        )
+        secret = ctx.settings.effective_secret_key()
+        customer = customer_key(secret, caller.shop, platform_id) if platform_id else None
+    context = body.context
+    segments = (
+        segment_keys(context.country, context.device, _host(context.referrer)) if context else []
+    )
+    answer = recommend(
+        ctx.store,
+        ctx.registry,
+        caller.shop,
+        body,
+        customer=customer,
+        segments=segments,
+        cache=ctx.responses,
+    )
     response = jsonify(answer.model_dump(mode="json"))
     response.headers["Cache-Control"] = "no-store"
+    if caller.kind in ("checkout", "demo", "api_key"):
+        response.headers.update(CORS_HEADERS)
     return response
+
+
+def _host(referrer: str | None) -> str | None:
+    if not referrer:
+        return None
+    host = referrer.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return host.removeprefix("www.") or None

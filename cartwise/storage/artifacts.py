@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cartwise.errors import InvalidRequest, StorageError
@@ -85,6 +85,28 @@ class ModelRepository:
                 )
             ).scalar_one()
         return None if version is None else int(version)
+
+    def prune(self, domain: str, *, keep: int) -> int:
+        """Delete all but the newest `keep` versions (keep 0: all of them); returns how many."""
+        with self._runner.write(f"pruning models of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            kept = (
+                [
+                    v
+                    for (v,) in conn.execute(
+                        select(model_artifacts.c.version)
+                        .where(model_artifacts.c.shop_id == shop_id)
+                        .order_by(model_artifacts.c.version.desc())
+                        .limit(max(keep, 0))
+                    )
+                ]
+                if keep > 0
+                else []
+            )
+            stmt = delete(model_artifacts).where(model_artifacts.c.shop_id == shop_id)
+            if kept:
+                stmt = stmt.where(model_artifacts.c.version.not_in(kept))
+            return int(conn.execute(stmt).rowcount)
 
 
 def _insert_next(conn: Connection, shop_id: int, blob: bytes, meta: dict[str, Any]) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 
 from cartwise.domain import Cart, CartLine
 from cartwise.storage._base import Runner, insert_for, require_shop_id
@@ -55,6 +55,18 @@ class CartRepository:
                 )
             )
 
+    def for_customer(self, domain: str, customer_id: str) -> list[Cart]:
+        return [c for c in self.iter(domain) if c.customer_id == customer_id]
+
+    def delete(self, domain: str, *, customer_id: str) -> int:
+        """Delete every cart of one customer; returns how many."""
+        with self._runner.write(f"deleting carts of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            result = conn.execute(
+                delete(carts).where(carts.c.shop_id == shop_id, carts.c.customer_id == customer_id)
+            )
+        return int(result.rowcount)
+
     def iter(self, domain: str, *, since: datetime | None = None) -> Iterator[Cart]:
         """Every cart of the shop by `updated_at` (oldest first), from `since` on (inclusive),
         read a page at a time."""
@@ -80,18 +92,21 @@ class CartRepository:
                     query.order_by(carts.c.updated_at, carts.c.cart_id).limit(_PAGE)
                 ).all()
             for row in rows:
-                yield Cart(
-                    cart_id=row.cart_id,
-                    updated_at=row.updated_at,
-                    lines=tuple(
-                        CartLine(ln["product_id"], ln["quantity"], ln["variant_id"])
-                        for ln in row.lines
-                    ),
-                    customer_id=row.customer_id,
-                )
+                yield _to_cart(row)
             if len(rows) < _PAGE:
                 return
             after = (rows[-1].updated_at, rows[-1].cart_id)
+
+
+def _to_cart(row: Any) -> Cart:
+    return Cart(
+        cart_id=row.cart_id,
+        updated_at=row.updated_at,
+        lines=tuple(
+            CartLine(ln["product_id"], ln["quantity"], ln["variant_id"]) for ln in row.lines
+        ),
+        customer_id=row.customer_id,
+    )
 
 
 def _line_json(line: CartLine) -> dict[str, Any]:

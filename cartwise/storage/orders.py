@@ -80,6 +80,54 @@ class OrderRepository:
             ).scalar_one()
         return int(total)
 
+    def get(self, domain: str, order_id: str) -> Order | None:
+        with self._runner.read(f"reading order {order_id!r} of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            row = conn.execute(
+                select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id)
+            ).one_or_none()
+            if row is None:
+                return None
+            lines = _read_lines(conn, [row.id])
+        return _to_order(row, lines)
+
+    def for_customer(self, domain: str, customer_id: str) -> list[Order]:
+        """Every order of one customer (by the id as stored), oldest first."""
+        with self._runner.read(f"reading a customer's orders of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            rows = conn.execute(
+                select(orders)
+                .where(orders.c.shop_id == shop_id, orders.c.customer_id == customer_id)
+                .order_by(orders.c.created_at, orders.c.id)
+            ).all()
+            lines = _read_lines(conn, [row.id for row in rows])
+        return [_to_order(row, lines) for row in rows]
+
+    def delete(
+        self, domain: str, *, order_ids: Iterable[str] = (), customer_id: str | None = None
+    ) -> list[str]:
+        """Delete the orders named, and every order of `customer_id` when given; returns the
+        ids of the orders deleted (their lines go with them)."""
+        ids = list(dict.fromkeys(order_ids))
+        deleted: list[str] = []
+        with self._runner.write(f"deleting orders of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            conditions = []
+            if customer_id is not None:
+                conditions.append(orders.c.customer_id == customer_id)
+            for batch in chunked(ids, 500):
+                conditions.append(orders.c.order_id.in_(batch))
+            for condition in conditions:
+                rows = conn.execute(
+                    select(orders.c.id, orders.c.order_id).where(
+                        orders.c.shop_id == shop_id, condition
+                    )
+                ).all()
+                if rows:
+                    conn.execute(delete(orders).where(orders.c.id.in_([r.id for r in rows])))
+                    deleted.extend(r.order_id for r in rows)
+        return deleted
+
     def _pages(self, domain: str, shop_id: int, since: datetime | None) -> Iterator[Order]:
         after: tuple[datetime, int] | None = None
         while True:
@@ -99,16 +147,20 @@ class OrderRepository:
                 ).all()
                 lines = _read_lines(conn, [row.id for row in heads])
             for row in heads:
-                yield Order(
-                    order_id=row.order_id,
-                    created_at=row.created_at,
-                    lines=lines.get(row.id, ()),
-                    customer_id=row.customer_id,
-                    cancelled=row.cancelled,
-                )
+                yield _to_order(row, lines)
             if len(heads) < _PAGE:
                 return
             after = (heads[-1].created_at, heads[-1].id)
+
+
+def _to_order(row: Any, lines: dict[int, tuple[OrderLine, ...]]) -> Order:
+    return Order(
+        order_id=row.order_id,
+        created_at=row.created_at,
+        lines=lines.get(row.id, ()),
+        customer_id=row.customer_id,
+        cancelled=row.cancelled,
+    )
 
 
 def _upsert_batch(conn: Connection, shop_id: int, batch: dict[str, Order]) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, or_, select, update
+from sqlalchemy import RowMapping, delete, func, or_, select, update
 
 from cartwise.domain import Product
 from cartwise.errors import NotFound
@@ -119,6 +119,17 @@ class ProductRepository:
                 select(func.count()).select_from(products).where(products.c.shop_id == shop_id)
             ).scalar_one()
         return int(total)
+
+    def delete(self, domain: str, product_id: str) -> bool:
+        """Remove a product from the catalog; False when it was not there."""
+        with self._runner.write(f"deleting product {product_id!r} of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            result = conn.execute(
+                delete(products).where(
+                    products.c.shop_id == shop_id, products.c.product_id == product_id
+                )
+            )
+        return bool(result.rowcount)
 
     def set_stock(self, domain: str, product_id: str, stock: int | None, available: bool) -> None:
         """Record a stock level (None = untracked); NotFound when the product is not stored."""

@@ -30,15 +30,26 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "UTCDateTime",
+    "api_keys",
     "carts",
+    "dead_letters",
+    "installs",
+    "inventory_levels",
+    "jobs",
     "metadata",
     "model_artifacts",
     "order_lines",
     "orders",
+    "privacy_exports",
     "products",
     "raw_events",
+    "redactions",
+    "resource_versions",
+    "segment_popularity",
+    "shop_rules",
     "shops",
     "to_utc",
+    "variants",
 ]
 
 
@@ -173,4 +184,147 @@ model_artifacts = Table(
     Column("meta", _Json, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("shop_id", "version", name="uq_model_artifacts_version"),
+)
+
+# The shop's platform credentials: one row per installed shop. Tokens are secrets: never logged.
+installs = Table(
+    "installs",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("access_token", Text, nullable=True),
+    Column("scope", Text, nullable=False, default=""),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("refresh_token", Text, nullable=True),
+    Column("refresh_expires_at", UTCDateTime, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("installed_at", UTCDateTime, nullable=False),
+    Column("uninstalled_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Server-to-server keys: only a keyed hash of each key is stored, with a short prefix to name it.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("label", Text, nullable=False, default=""),
+    Column("scope", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_api_keys_shop", "shop_id"),
+)
+
+# The merchant's curated defaults and business rules, as one JSON document per shop.
+shop_rules = Table(
+    "shop_rules",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("rules", _Json, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Signed deliveries no job could read: kept with the reason, answered 200 so Shopify stops retrying.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_domain", String(255), nullable=False),
+    Column("delivery_id", Text, nullable=True),
+    Column("topic", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("headers", _Json, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_dead_letters_shop", "shop_domain", "id"),
+)
+
+# The durable job queue: a job is claimed with a lease, so a killed worker's job runs again.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("shop_domain", String(255), nullable=False),
+    Column("payload", _Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", UTCDateTime, nullable=False),
+    Column("leased_until", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    # At most one queued job per key (e.g. one pending rebuild per shop); NULL keys never clash.
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_jobs_ready", "status", "run_after", "id"),
+    Index("ix_jobs_shop", "shop_domain"),
+)
+
+# The platform's own timestamp of the newest state applied per resource: older retries lose.
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("shop_domain", String(255), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("resource_id", Text, primary_key=True),
+    Column("version_at", UTCDateTime, nullable=False),
+)
+
+# Tombstones of redacted customers and orders: late deliveries about them are dropped.
+redactions = Table(
+    "redactions",
+    metadata,
+    Column("shop_domain", String(255), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("redacted_at", UTCDateTime, nullable=False),
+)
+
+# Variants of the catalog, to map cart lines and inventory items back to their products.
+variants = Table(
+    "variants",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("variant_id", Text, primary_key=True),
+    Column("product_id", Text, nullable=False),
+    Column("inventory_item_id", Text, nullable=True),
+    Column("stock", Integer, nullable=True),
+    Index("ix_variants_product", "shop_id", "product_id"),
+    Index("ix_variants_item", "shop_id", "inventory_item_id"),
+)
+
+# Stock per inventory item and location, as inventory_levels/update reports it.
+inventory_levels = Table(
+    "inventory_levels",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("inventory_item_id", Text, primary_key=True),
+    Column("location_id", Text, primary_key=True),
+    Column("available", Integer, nullable=True),
+)
+
+# Forward-decayed popularity per shopper segment (country, device, referrer): weight is the sum
+# of 2 ** ((t - epoch) / half-life) over orders, so it grows without rewriting old rows.
+segment_popularity = Table(
+    "segment_popularity",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment", String(128), primary_key=True),
+    Column("product_id", Text, primary_key=True),
+    Column("weight", Float, nullable=False),
+    Index("ix_segment_popularity_rank", "shop_id", "segment", "weight"),
+)
+
+# Answers to customers/data_request: the JSON export of what cartwise holds about a customer.
+privacy_exports = Table(
+    "privacy_exports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_domain", String(255), nullable=False),
+    Column("request_id", Text, nullable=True),
+    Column("document", _Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_domain", "request_id", name="uq_privacy_exports_request"),
 )

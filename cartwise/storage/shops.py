@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from cartwise.domain import Platform, ShopRef
 from cartwise.errors import InvalidRequest
@@ -53,3 +53,9 @@ class ShopRepository:
                 select(shops.c.domain, shops.c.platform).order_by(shops.c.domain)
             ).all()
         return [ShopRef(row.domain, Platform(row.platform)) for row in rows]
+
+    def delete(self, domain: str) -> bool:
+        """Delete the shop and, by cascade, everything stored under it; False when unknown."""
+        with self._runner.write(f"deleting shop {domain!r}") as conn:
+            result = conn.execute(delete(shops).where(shops.c.domain == domain))
+        return bool(result.rowcount)

@@ -12,13 +12,21 @@ from types import TracebackType
 from sqlalchemy import URL, Engine, text
 
 from cartwise.storage._base import BoundRunner, EngineRunner, Runner
+from cartwise.storage.api_keys import ApiKeyRepository
 from cartwise.storage.artifacts import ModelRepository
 from cartwise.storage.carts import CartRepository
 from cartwise.storage.engine import create_schema, make_engine, translate_errors
 from cartwise.storage.events import EventRepository
+from cartwise.storage.exports import ExportRepository
+from cartwise.storage.installs import InstallRepository
+from cartwise.storage.inventory import InventoryRepository
+from cartwise.storage.jobs import JobRepository
 from cartwise.storage.orders import OrderRepository
 from cartwise.storage.products import ProductRepository
+from cartwise.storage.rules import RulesRepository
+from cartwise.storage.segments import SegmentRepository
 from cartwise.storage.shops import ShopRepository
+from cartwise.storage.versions import RedactionRepository, VersionRepository
 
 __all__ = ["Store", "Transaction", "open"]
 
@@ -31,6 +39,15 @@ class _Repositories:
         self.carts = CartRepository(runner)
         self.events = EventRepository(runner)
         self.models = ModelRepository(runner)
+        self.installs = InstallRepository(runner)
+        self.api_keys = ApiKeyRepository(runner)
+        self.rules = RulesRepository(runner)
+        self.jobs = JobRepository(runner)
+        self.versions = VersionRepository(runner)
+        self.redactions = RedactionRepository(runner)
+        self.inventory = InventoryRepository(runner)
+        self.segments = SegmentRepository(runner)
+        self.exports = ExportRepository(runner)
 
 
 class Transaction(_Repositories):

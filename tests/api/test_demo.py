@@ -72,7 +72,9 @@ def test_bad_queries_are_422(client: FlaskClient, query: str) -> None:
 
 
 def test_demo_routes_do_not_exist_outside_demo_mode(store: Store) -> None:
-    client = create_app(Settings(demo_mode=False), store=store).test_client()
+    client = create_app(
+        Settings(demo_mode=False, secret_key="test-only-secret-key-0123456789abcdef"), store=store
+    ).test_client()
     for path in ("/", "/v1/demo/products"):
         response = client.get(path)
         assert response.status_code == 404

@@ -41,7 +41,7 @@ def test_request_schema_carries_the_limits(client: FlaskClient) -> None:
     op = spec["paths"]["/v1/recommendations"]["post"]
     assert {"200", "401", "413", "422"} <= set(op["responses"])
     request = spec["components"]["schemas"]["RecommendationRequest"]
-    assert request["properties"]["k"]["maximum"] == 50
+    assert request["properties"]["k"]["maximum"] == 20
     assert request["additionalProperties"] is False
     limit = next(
         p for p in spec["paths"]["/v1/demo/products"]["get"]["parameters"] if p["name"] == "limit"
@@ -50,7 +50,9 @@ def test_request_schema_carries_the_limits(client: FlaskClient) -> None:
 
 
 def test_demo_endpoints_are_left_out_outside_demo_mode(store: Store) -> None:
-    client = create_app(Settings(demo_mode=False), store=store).test_client()
+    client = create_app(
+        Settings(demo_mode=False, secret_key="test-only-secret-key-0123456789abcdef"), store=store
+    ).test_client()
     spec = client.get("/openapi.json").get_json()
     assert "/v1/demo/products" not in spec["paths"]
     assert "/v1/recommendations" in spec["paths"]

@@ -69,7 +69,7 @@ def test_every_answer_has_its_own_request_id(client: FlaskClient, train: Callabl
 def test_cart_items_are_never_returned(client: FlaskClient, train: Callable[[], int]) -> None:
     train()
     cart = ["22423", "22697", "85123A"]
-    answer = ask(client, cart, k=50)
+    answer = ask(client, cart, k=20)
     returned = ids(answer)
     assert returned
     assert not set(returned) & set(cart)
@@ -80,7 +80,7 @@ def test_short_model_answers_are_topped_up_to_k(
     client: FlaskClient, train: Callable[[], int]
 ) -> None:
     train()
-    answer = ask(client, ["22423"], k=50)
+    answer = ask(client, ["22423"], k=20)
     assert answer["source"] == "model"
     assert sorted(ids(answer)) == sorted(pid for pid in TITLES if pid != "22423")
 
@@ -89,12 +89,12 @@ def test_unavailable_and_sold_out_items_are_never_returned(
     client: FlaskClient, store: Store, train: Callable[[], int]
 ) -> None:
     train()
-    assert {"22697", "22699"} <= set(ids(ask(client, ["22423"], k=50)))
+    assert {"22697", "22699"} <= set(ids(ask(client, ["22423"], k=20)))
 
     store.products.set_stock(SHOP, "22697", 0, True)
     store.products.set_stock(SHOP, "22699", None, False)
 
-    returned = ids(ask(client, ["22423"], k=50))
+    returned = ids(ask(client, ["22423"], k=20))
     assert "22697" not in returned
     assert "22699" not in returned
     assert "22720" in returned
@@ -146,7 +146,9 @@ def test_an_unknown_shop_is_404(store: Store) -> None:
 
 
 def test_outside_demo_mode_it_is_401(store: Store) -> None:
-    client = create_app(Settings(demo_mode=False), store=store).test_client()
+    client = create_app(
+        Settings(demo_mode=False, secret_key="test-only-secret-key-0123456789abcdef"), store=store
+    ).test_client()
     response = client.post("/v1/recommendations", json={"cart": []})
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"

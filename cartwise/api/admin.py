@@ -1,0 +1,175 @@
+"""The merchant's admin API: curated defaults and business rules, API keys, data exports.
+
+Authenticated by an App Bridge session token (embedded admin) or an admin-scoped API key; the
+shop is always the credential's. Imports Flask and layers 0-4.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cartwise.api.auth import admin_caller
+from cartwise.api.bodies import parse_json
+from cartwise.api.context import services
+from cartwise.domain import ShopRules
+from cartwise.installs import create_api_key
+from cartwise.storage import ApiKeyRecord
+
+__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyInfo", "ApiKeyList", "RulesBody", "bp"]
+
+bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
+
+_ProductIds = list[str]
+
+
+class RulesBody(BaseModel):
+    """The shop's curated defaults and business rules (`PUT` replaces them all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: _ProductIds = Field(default_factory=list, max_length=100)
+    pinned: _ProductIds = Field(default_factory=list, max_length=20)
+    blocked: _ProductIds = Field(default_factory=list, max_length=5000)
+    min_price: float | None = Field(default=None, ge=0)
+    max_price: float | None = Field(default=None, ge=0)
+    max_per_vendor: int | None = Field(default=None, ge=1, le=20)
+    max_per_category: int | None = Field(default=None, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _band(self) -> RulesBody:
+        low, high = self.min_price, self.max_price
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_price must not be above max_price")
+        for name in ("defaults", "pinned", "blocked"):
+            if any(not p or len(p) > 128 for p in getattr(self, name)):
+                raise ValueError(f"{name} must hold product ids of 1 to 128 characters")
+        return self
+
+    def to_rules(self) -> ShopRules:
+        return ShopRules(
+            defaults=tuple(dict.fromkeys(self.defaults)),
+            pinned=tuple(dict.fromkeys(self.pinned)),
+            blocked=frozenset(self.blocked),
+            min_price=self.min_price,
+            max_price=self.max_price,
+            max_per_vendor=self.max_per_vendor,
+            max_per_category=self.max_per_category,
+        )
+
+    @classmethod
+    def of(cls, rules: ShopRules) -> RulesBody:
+        return cls(
+            defaults=list(rules.defaults),
+            pinned=list(rules.pinned),
+            blocked=sorted(rules.blocked),
+            min_price=rules.min_price,
+            max_price=rules.max_price,
+            max_per_vendor=rules.max_per_vendor,
+            max_per_category=rules.max_per_category,
+        )
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=200)
+    scope: Literal["storefront", "admin"] = "storefront"
+
+
+class ApiKeyInfo(BaseModel):
+    id: int
+    prefix: str
+    label: str
+    scope: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyInfo):
+    key: str = Field(description="The key itself: shown only in this response.")
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyInfo]
+
+
+@bp.get("/rules")
+def get_rules() -> Response:
+    caller = admin_caller()
+    return jsonify(RulesBody.of(services().store.rules.get(caller.shop)).model_dump())
+
+
+@bp.put("/rules")
+def put_rules() -> Response:
+    caller = admin_caller()
+    body = parse_json(RulesBody)
+    ctx = services()
+    ctx.store.rules.set(caller.shop, body.to_rules())
+    return jsonify(RulesBody.of(ctx.store.rules.get(caller.shop)).model_dump())
+
+
+@bp.get("/api-keys")
+def list_keys() -> Response:
+    caller = admin_caller()
+    records = services().store.api_keys.list(caller.shop)
+    return jsonify(ApiKeyList(keys=[_info(r) for r in records]).model_dump(mode="json"))
+
+
+@bp.post("/api-keys")
+def create_key() -> Response:
+    caller = admin_caller()
+    body = parse_json(ApiKeyCreate)
+    ctx = services()
+    record, key = create_api_key(
+        ctx.store,
+        ctx.settings.effective_secret_key(),
+        caller.shop,
+        label=body.label,
+        scope=body.scope,
+    )
+    created = ApiKeyCreated(key=key, **_info(record).model_dump())
+    response = jsonify(created.model_dump(mode="json"))
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/api-keys/<int:key_id>")
+def revoke_key(key_id: int) -> Response:
+    caller = admin_caller()
+    services().store.api_keys.revoke(caller.shop, key_id)
+    return Response(status=204)
+
+
+@bp.get("/data-exports")
+def data_exports() -> Response:
+    """The answers to customers/data_request for this shop, newest first."""
+    caller = admin_caller()
+    exports = services().store.exports.list(caller.shop)
+    body: dict[str, Any] = {
+        "exports": [
+            {
+                "id": e.id,
+                "request_id": e.request_id,
+                "created_at": e.created_at.isoformat(),
+                "document": e.document,
+            }
+            for e in exports
+        ]
+    }
+    return jsonify(body)
+
+
+def _info(record: ApiKeyRecord) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=record.id,
+        prefix=record.prefix,
+        label=record.label,
+        scope=record.scope,
+        created_at=record.created_at,
+        revoked_at=record.revoked_at,
+    )

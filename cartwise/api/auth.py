@@ -1,0 +1,155 @@
+"""Who is calling: every way in names its shop through a verified credential, never through
+the body or the query string.
+
+- checkout UI extension: `Authorization: Bearer <session token>` (HS256, the app's secret);
+- app proxy: Shopify's `signature` over the query string;
+- server-to-server: `X-Cartwise-Key` (stored as keyed hashes, per shop, revocable);
+- embedded admin: `Authorization: Bearer <App Bridge session token>`, or an admin-scoped key;
+- demo mode only: no credential, the demo shop.
+
+A client that keeps sending bad API keys is slowed down with 429 and `Retry-After`.
+Imports Flask and layers 0-4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from flask import request
+
+from cartwise.api.context import services
+from cartwise.cache import MemoryCache
+from cartwise.connector.shopify.verify import (
+    AppCredentials,
+    verify_admin_session_token,
+    verify_app_proxy,
+    verify_checkout_token,
+)
+from cartwise.errors import Forbidden, RateLimited, Unauthorized
+from cartwise.installs import authenticate_api_key
+from cartwise.settings import Settings
+
+__all__ = [
+    "BAD_KEYS_PER_MINUTE",
+    "Caller",
+    "admin_caller",
+    "app_credentials",
+    "proxy_caller",
+    "storefront_caller",
+]
+
+BAD_KEYS_PER_MINUTE = 20
+API_KEY_HEADER = "X-Cartwise-Key"
+
+CallerKind = Literal["checkout", "proxy", "api_key", "admin_session", "demo"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified caller: its shop, and the platform customer id its credential vouches for."""
+
+    shop: str
+    kind: CallerKind
+    customer_id: str | None = None
+    scope: str = "storefront"
+
+
+_bad_keys: MemoryCache[int] = MemoryCache(maxsize=100_000, ttl=60.0)
+
+
+def app_credentials(settings: Settings, now: datetime | None = None) -> AppCredentials:
+    shopify = settings.shopify
+    if not shopify.configured or shopify.client_secret is None:
+        raise Unauthorized(
+            "This cartwise is not configured as a Shopify app.", reason="shopify_not_configured"
+        )
+    old = shopify.old_client_secret
+    return AppCredentials(
+        client_id=shopify.client_id,
+        client_secret=shopify.client_secret.get_secret_value(),
+        old_client_secret=old.get_secret_value() if old else None,
+        old_secret_valid_until=shopify.old_client_secret_until,
+    )
+
+
+def storefront_caller() -> Caller:
+    """The caller of a storefront endpoint (`/v1/recommendations`)."""
+    ctx = services()
+    key = request.headers.get(API_KEY_HEADER)
+    if key is not None:
+        return _api_key_caller(key)
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        token = verify_checkout_token(
+            app_credentials(ctx.settings),
+            authorization,
+            method=request.method,
+            url=request.url,
+        )
+        _require_installed(token.shop)
+        return Caller(token.shop, "checkout", customer_id=token.customer_id)
+    if ctx.settings.demo_mode:
+        return Caller(ctx.settings.demo_shop, "demo")
+    raise Unauthorized(
+        "Send a checkout session token (Authorization: Bearer) or an API key (X-Cartwise-Key).",
+        reason="missing_credentials",
+    )
+
+
+def proxy_caller() -> Caller:
+    """The caller of an app proxy endpoint: the signed query string names the shop."""
+    verified = verify_app_proxy(app_credentials(services().settings), request.url)
+    _require_installed(verified.shop)
+    return Caller(verified.shop, "proxy", customer_id=verified.logged_in_customer_id)
+
+
+def admin_caller() -> Caller:
+    """The caller of an admin endpoint: an admin-scoped API key or an App Bridge token."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key is not None:
+        caller = _api_key_caller(key)
+        if caller.scope != "admin":
+            raise Forbidden("This API key may not change the shop's settings.", reason="scope")
+        return caller
+    authorization = request.headers.get("Authorization")
+    if authorization is None:
+        raise Unauthorized(
+            "Send an App Bridge session token or an admin API key.", reason="missing_credentials"
+        )
+    token = verify_admin_session_token(
+        app_credentials(services().settings),
+        authorization,
+        method=request.method,
+        url=request.url,
+    )
+    _require_installed(token.shop)
+    return Caller(token.shop, "admin_session", scope="admin")
+
+
+def _api_key_caller(key: str) -> Caller:
+    client = request.remote_addr or "-"
+    failures = _bad_keys.get(client) or 0
+    if failures >= BAD_KEYS_PER_MINUTE:
+        raise RateLimited(
+            "Too many invalid API keys from this address; wait a minute.", retry_after=60
+        )
+    ctx = services()
+    record = authenticate_api_key(ctx.store, ctx.settings.effective_secret_key(), key.strip())
+    if record is None:
+        _bad_keys.set(client, failures + 1)
+        raise Unauthorized("The API key is unknown or revoked.", reason="invalid_api_key")
+    return Caller(record.shop, "api_key", scope=record.scope)
+
+
+def _require_installed(shop: str) -> None:
+    if not services().store.installs.is_active(shop):
+        raise Unauthorized(
+            "cartwise is not installed on this shop.", reason="not_installed", shop=shop
+        )
+
+
+def reset_bad_key_counts() -> None:
+    """Forget every address's failed attempts (tests; an operator after a false alarm)."""
+    _bad_keys.clear()

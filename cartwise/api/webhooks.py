@@ -1,0 +1,35 @@
+"""`POST /webhooks/shopify`: every Shopify topic, compliance topics included, at one address.
+
+The signature is checked on the raw body before anything else (401 with a machine code on any
+failure, nothing stored); a signed delivery is stored once and answered 200 at once — also when
+it is a duplicate or can't be used (dead-lettered), since anything but a 2xx makes Shopify retry
+and finally drop the subscription. Imports Flask and layers 0-4.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from cartwise.api.auth import app_credentials
+from cartwise.api.context import services
+from cartwise.webhooks import ingest_shopify
+
+__all__ = ["bp"]
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.post("/shopify")
+def shopify() -> Response:
+    ctx = services()
+    creds = app_credentials(ctx.settings)
+    result = ingest_shopify(
+        ctx.store,
+        creds,
+        method=request.method,
+        headers=dict(request.headers),
+        body=request.get_data(cache=False),
+    )
+    if ctx.wake_worker is not None and result.outcome == "stored":
+        ctx.wake_worker()
+    return jsonify({"status": result.outcome})

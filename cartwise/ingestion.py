@@ -1,0 +1,345 @@
+"""Stored webhook deliveries → domain records → model updates: the work behind `process_event`.
+
+Every write is idempotent and guarded by the platform's own timestamps, so duplicates, shuffled
+deliveries and stale retries (Shopify retries carry the payload as it was when the event fired)
+never double-count an order or overwrite newer state. New orders and carts are folded into the
+shop's model at once (`HybridRecommender.update`); changes to orders already counted (edits,
+cancellations) schedule a rebuild from storage, which takes them back out.
+Layer 4: imports storage, the Shopify payload models, the recommender, training and privacy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cartwise.connector.shopify.payloads import (
+    CartPayload,
+    CheckoutPayload,
+    CustomersDataRequestPayload,
+    CustomersRedactPayload,
+    InventoryLevelPayload,
+    OrderPayload,
+    ProductDeletePayload,
+    ProductPayload,
+    parse,
+)
+from cartwise.domain import Order, Platform, ShopRef
+from cartwise.errors import InvalidPayload
+from cartwise.privacy import export_customer, redact_customer, redact_shop
+from cartwise.pseudonyms import customer_key
+from cartwise.recommender import HybridRecommender, Interaction
+from cartwise.recommender.records import cart_interactions, to_interactions
+from cartwise.settings import JobSettings
+from cartwise.storage import Job, RawEvent, Store, VariantRecord
+
+__all__ = ["REBUILD", "EventProcessor", "order_segments", "segment_keys"]
+
+log = logging.getLogger(__name__)
+
+REBUILD = "rebuild_model"
+"""The job kind that retrains a shop's model from storage."""
+
+
+def segment_keys(
+    country: str | None = None, device: str | None = None, referrer: str | None = None
+) -> list[str]:
+    """The segment names a shopper belongs to, most specific signal first."""
+    keys = []
+    if country:
+        keys.append(f"country:{country.upper()}")
+    if referrer:
+        keys.append(f"referrer:{referrer.lower()}")
+    if device:
+        keys.append(f"device:{device.lower()}")
+    return keys
+
+
+def order_segments(payload: OrderPayload) -> list[str]:
+    return segment_keys(payload.country, payload.device, payload.referrer)
+
+
+@dataclass
+class _ShopBatch:
+    interactions: list[Interaction] = field(default_factory=list)
+    orders: int = 0
+    rebuild: bool = False
+
+
+class EventProcessor:
+    """Applies batches of `process_event` jobs. `on_model_saved(shop)` is called after a new
+    model version is stored, so an in-process registry can pick it up at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        secret: bytes,
+        settings: JobSettings | None = None,
+        on_model_saved: Callable[[str], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._secret = secret
+        self._settings = settings or JobSettings()
+        self._on_model_saved = on_model_saved
+        self._models: dict[str, tuple[int, HybridRecommender]] = {}
+        self._meta_updates: dict[str, int] = {}
+
+    def customer_key(self, shop: str, customer_id: str) -> str:
+        return customer_key(self._secret, shop, customer_id)
+
+    def handle(self, jobs: Iterable[Job]) -> None:
+        """Apply every job's event; a failure raises (the worker retries), after the events
+        already applied were marked processed."""
+        batches: defaultdict[str, _ShopBatch] = defaultdict(_ShopBatch)
+        try:
+            for job in jobs:
+                event = self._store.events.get(int(job.payload["event"]))
+                if event is None or event.status != "pending":
+                    continue  # handled before (a retried job) or redacted meanwhile
+                self._apply(event, batches[event.shop])
+        finally:
+            for shop, batch in batches.items():
+                self._finish_shop(shop, batch)
+
+    # -- one event ------------------------------------------------------------------------
+
+    def _apply(self, event: RawEvent, batch: _ShopBatch) -> None:
+        try:
+            payload = parse(event.topic, event.body)
+            status = self._dispatch(event, payload, batch)
+        except InvalidPayload as exc:
+            self._store.events.dead_letter(
+                event.shop,
+                topic=event.topic,
+                reason=exc.message,
+                body=event.body,
+                headers=event.headers,
+                delivery_id=event.delivery_id,
+            )
+            status = "failed"
+        self._store.events.mark(event.id, status)  # type: ignore[arg-type]
+        self._store.events.clear_body(event.id)
+
+    def _dispatch(self, event: RawEvent, payload: Any, batch: _ShopBatch) -> str:
+        shop, topic = event.shop, event.topic
+        if topic == "shop/redact":
+            redact_shop(self._store, shop)
+            self._models.pop(shop, None)
+            self._saved(shop)
+            return "processed"
+        if topic == "customers/redact":
+            assert isinstance(payload, CustomersRedactPayload)
+            redact_customer(self._store, shop, payload, self.customer_key)
+            self._models.pop(shop, None)
+            self._saved(shop)
+            return "processed"
+        if topic == "customers/data_request":
+            assert isinstance(payload, CustomersDataRequestPayload)
+            export_customer(self._store, shop, payload, self.customer_key)
+            return "processed"
+        if topic == "app/uninstalled":
+            self._store.installs.deactivate(shop)
+            self._saved(shop)
+            return "processed"
+        self._store.shops.ensure(ShopRef(shop, Platform.SHOPIFY))
+        fired = _triggered_at(event)
+        if isinstance(payload, OrderPayload):
+            return self._order(shop, payload, batch)
+        if isinstance(payload, CheckoutPayload | CartPayload):
+            return self._cart(shop, payload, fired, batch)
+        if isinstance(payload, ProductPayload):
+            return self._product(shop, payload, fired)
+        if isinstance(payload, ProductDeletePayload):
+            return self._product_deleted(shop, payload, fired)
+        if isinstance(payload, InventoryLevelPayload):
+            return self._inventory(shop, payload, fired)
+        return "ignored"
+
+    def _order(self, shop: str, p: OrderPayload, batch: _ShopBatch) -> str:
+        if p.test:
+            return "ignored"
+        store = self._store
+        key = self.customer_key(shop, p.customer.id) if p.customer and p.customer.id else None
+        if store.redactions.redacted_at(shop, "order", p.id) is not None:
+            return "ignored"
+        if key is not None:
+            redacted = store.redactions.redacted_at(shop, "customer", key)
+            if redacted is not None and p.created_at <= redacted:
+                return "ignored"
+        order = p.to_order(customer_key=lambda cid: self.customer_key(shop, cid))
+        segments = order_segments(p)
+        with store.transaction() as tx:
+            if not tx.versions.accept(shop, "order", p.id, p.version_at()):
+                return "ignored"  # a stale retry or a duplicate state
+            previous = tx.orders.get(shop, order.order_id)
+            tx.orders.upsert_many(shop, [order])
+            if previous is None:
+                if not order.cancelled:
+                    _count_segments(tx, shop, segments, order, +1)
+            elif previous.cancelled != order.cancelled or previous.lines != order.lines:
+                if not previous.cancelled:
+                    _count_segments(tx, shop, segments, previous, -1)
+                if not order.cancelled:
+                    _count_segments(tx, shop, segments, order, +1)
+                batch.rebuild = True
+        if previous is None and not order.cancelled:
+            batch.interactions.extend(to_interactions([order]))
+            batch.orders += 1
+        return "processed"
+
+    def _cart(
+        self, shop: str, p: CartPayload | CheckoutPayload, fired: datetime | None, batch: _ShopBatch
+    ) -> str:
+        store = self._store
+        variant_ids = [ln.variant_id for ln in p.line_items if ln.variant_id and not ln.product_id]
+        products = store.inventory.products_of_variants(shop, variant_ids) if variant_ids else {}
+        cart = p.to_cart(
+            customer_key=lambda cid: self.customer_key(shop, cid),
+            product_of_variant=products.get,
+        )
+        if isinstance(p, CheckoutPayload) and p.completed_at is not None:
+            return "ignored"  # the order it became is counted instead
+        with store.transaction() as tx:
+            first_seen = tx.versions.get(shop, "cart", cart.cart_id) is None
+            if not tx.versions.accept(shop, "cart", cart.cart_id, cart.updated_at):
+                return "ignored"
+            tx.carts.upsert(shop, cart)
+        if first_seen and cart.lines:
+            batch.interactions.extend(cart_interactions([cart]))
+        return "processed"
+
+    def _product(self, shop: str, p: ProductPayload, fired: datetime | None) -> str:
+        version = p.version_at() or fired or datetime.now(UTC)
+        with self._store.transaction() as tx:
+            if not tx.versions.accept(shop, "product", p.id, version):
+                return "ignored"
+            tx.inventory.replace_variants(
+                shop,
+                p.id,
+                [
+                    VariantRecord(
+                        variant_id=v.id,
+                        product_id=p.id,
+                        inventory_item_id=v.inventory_item_id,
+                        stock=_variant_stock(v),
+                    )
+                    for v in p.variants
+                ],
+            )
+            product = p.to_product()
+            if p.variants:
+                stock, _ = tx.inventory.product_stock(shop, p.id)
+                available = product.available and (stock is None or stock > 0)
+                product = replace(product, stock=stock, available=available)
+            tx.products.upsert_many(shop, [product])
+        return "processed"
+
+    def _product_deleted(self, shop: str, p: ProductDeletePayload, fired: datetime | None) -> str:
+        version = fired or datetime.now(UTC)
+        with self._store.transaction() as tx:
+            if not tx.versions.accept(shop, "product", p.id, version):
+                return "ignored"
+            tx.inventory.replace_variants(shop, p.id, [])
+            tx.products.delete(shop, p.id)
+        return "processed"
+
+    def _inventory(self, shop: str, p: InventoryLevelPayload, fired: datetime | None) -> str:
+        version = p.updated_at or fired or datetime.now(UTC)
+        location = p.location_id or "-"
+        with self._store.transaction() as tx:
+            level_key = f"{p.inventory_item_id}@{location}"
+            if not tx.versions.accept(shop, "inventory", level_key, version):
+                return "ignored"
+            product_id = tx.inventory.set_level(shop, p.inventory_item_id, location, p.available)
+            if product_id is None:
+                return "processed"
+            current = tx.products.get_many(shop, [product_id]).get(product_id)
+            if current is None:
+                return "processed"
+            stock, _ = tx.inventory.product_stock(shop, product_id)
+            held_back = not current.available and (current.stock is None or current.stock > 0)
+            available = not held_back and (stock is None or stock > 0)
+            tx.products.set_stock(shop, product_id, stock, available)
+        return "processed"
+
+    # -- the model ----------------------------------------------------------------------
+
+    def _finish_shop(self, shop: str, batch: _ShopBatch) -> None:
+        store = self._store
+        if store.shops.get(shop) is None:
+            return
+        if batch.rebuild:
+            self.schedule_rebuild(shop, delay=self._settings.rebuild_delay_seconds)
+        if not batch.interactions:
+            return
+        latest = store.models.latest_version(shop)
+        if latest is None:
+            self.schedule_rebuild(shop)
+            return
+        cached = self._models.get(shop)
+        if cached is not None and cached[0] == latest:
+            model = cached[1]
+            meta_updates = self._meta_updates.get(shop, 0)
+        else:
+            artifact = store.models.latest(shop)
+            if artifact is None:
+                self.schedule_rebuild(shop)
+                return
+            model = HybridRecommender.from_bytes(artifact.blob)
+            meta_updates = int(artifact.meta.get("orders_since_fit", 0))
+        model.update(batch.interactions)
+        meta_updates += batch.orders
+        meta = {
+            "n_items": model.n_items,
+            "n_interactions": model.n_interactions,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "orders_since_fit": meta_updates,
+        }
+        version = store.models.save(shop, model.to_bytes(), meta)
+        store.models.prune(shop, keep=self._settings.keep_model_versions)
+        self._models[shop] = (version, model)
+        self._meta_updates[shop] = meta_updates
+        self._saved(shop)
+        if meta_updates >= self._settings.rebuild_after_events:
+            self.schedule_rebuild(shop)
+
+    def schedule_rebuild(self, shop: str, *, delay: float = 0.0) -> None:
+        at = datetime.now(UTC) + timedelta(seconds=delay)
+        self._store.jobs.enqueue(REBUILD, shop, dedupe_key=f"{REBUILD}:{shop}", run_after=at)
+
+    def forget(self, shop: str) -> None:
+        """Drop the cached model of `shop` (after a rebuild replaced it)."""
+        self._models.pop(shop, None)
+        self._meta_updates.pop(shop, None)
+
+    def _saved(self, shop: str) -> None:
+        if self._on_model_saved is not None:
+            self._on_model_saved(shop)
+
+
+def _count_segments(tx: Any, shop: str, segments: list[str], order: Order, sign: int) -> None:
+    products = [line.product_id for line in order.lines]
+    tx.segments.add(shop, segments, products, order.created_at, sign=float(sign))
+
+
+def _variant_stock(v: Any) -> int | None:
+    tracked = v.inventory_management is not None and v.inventory_policy != "continue"
+    if not tracked or v.inventory_quantity is None:
+        return None
+    return max(0, int(v.inventory_quantity))
+
+
+def _triggered_at(event: RawEvent) -> datetime | None:
+    raw = event.headers.get("x-shopify-triggered-at") or event.headers.get("shopify-triggered-at")
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

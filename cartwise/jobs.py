@@ -1,0 +1,203 @@
+"""Background work: a durable job queue in the database, worked by a thread of the web process
+by default (RQ on Redis at scale runs the same handlers).
+
+A job is claimed with a lease; a worker that dies leaves its jobs to be claimed again when the
+lease runs out (at-least-once), which is why every handler is idempotent. Failed jobs are
+retried with capped exponential backoff, then kept as `failed` with their error.
+Layer 4: imports storage, ingestion, training and settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from cartwise.errors import ModelNotTrained, UnknownShop
+from cartwise.ingestion import REBUILD, EventProcessor
+from cartwise.settings import Settings
+from cartwise.storage import Job, Store
+from cartwise.training import train_shop
+from cartwise.webhooks.topics import PROCESS_EVENT
+
+__all__ = ["Handler", "Worker", "build_worker"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Sequence[Job]], None]
+"""Runs a batch of jobs of one kind; raises to have them retried (one by one)."""
+
+MAX_ATTEMPTS = 6
+_BACKOFF_BASE = 2.0
+_BACKOFF_CAP = 600.0
+
+
+class Worker:
+    """Claims ready jobs and runs them through the handler of their kind."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, Handler],
+        *,
+        poll_seconds: float = 0.1,
+        batch_size: int = 200,
+        lease: timedelta = timedelta(minutes=5),
+        periodic: Sequence[tuple[float, Callable[[], None]]] = (),
+    ) -> None:
+        self._store = store
+        self._handlers = dict(handlers)
+        self._poll = poll_seconds
+        self._batch = batch_size
+        self._lease = lease
+        self._periodic = [(every, task, [time.monotonic()]) for every, task in periodic]
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Claim and run one batch; returns how many jobs were claimed."""
+        jobs = self._store.jobs.claim(limit=self._batch, lease=self._lease)
+        by_kind: defaultdict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_kind[job.kind].append(job)
+        for kind, group in by_kind.items():
+            handler = self._handlers.get(kind)
+            if handler is None:
+                for job in group:
+                    self._store.jobs.fail(job.id, f"no handler for job kind {kind!r}")
+                continue
+            try:
+                handler(group)
+            except Exception:
+                if len(group) == 1:
+                    self._failed(group[0])
+                    continue
+                log.warning(
+                    "a batch of %d %s jobs failed; running them one by one", len(group), kind
+                )
+                for job in group:
+                    self._run_alone(handler, job)
+                continue
+            for job in group:
+                self._store.jobs.finish(job.id)
+        return len(jobs)
+
+    def drain(self, *, timeout: float = 30.0) -> None:
+        """Run batches until no job is ready (for tools, tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self.run_once():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the job queue did not drain in time")
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="cartwise-jobs", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look for jobs now rather than at the next poll (a job was just queued)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+                busy = self.run_once()
+            except Exception:
+                log.exception("the job worker failed a round; going on")
+                busy = 0
+            if not busy:
+                self._wake.wait(self._poll)
+                self._wake.clear()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for every, task, last in self._periodic:
+            if now - last[0] >= every:
+                last[0] = now
+                try:
+                    task()
+                except Exception:
+                    log.exception("a periodic task failed")
+
+    def _run_alone(self, handler: Handler, job: Job) -> None:
+        try:
+            handler([job])
+        except Exception:
+            self._failed(job)
+        else:
+            self._store.jobs.finish(job.id)
+
+    def _failed(self, job: Job) -> None:
+        log.exception(
+            "job %s (%s of %s) failed, attempt %d", job.id, job.kind, job.shop, job.attempts
+        )
+        error = _last_error()
+        if job.attempts >= MAX_ATTEMPTS:
+            self._store.jobs.fail(job.id, error)
+            return
+        delay = min(_BACKOFF_CAP, _BACKOFF_BASE**job.attempts)
+        self._store.jobs.retry(job.id, error, at=datetime.now(UTC) + timedelta(seconds=delay))
+
+
+def _last_error() -> str:
+    import sys
+
+    exc = sys.exc_info()[1]
+    return f"{type(exc).__name__}: {exc}" if exc else "unknown error"
+
+
+def build_worker(
+    store: Store,
+    settings: Settings,
+    *,
+    on_model_saved: Callable[[str], None] | None = None,
+) -> Worker:
+    """The worker with cartwise's handlers: webhook events, model rebuilds, and the periodic
+    rebuild of every shop with orders."""
+    processor = EventProcessor(
+        store,
+        secret=settings.effective_secret_key(),
+        settings=settings.jobs,
+        on_model_saved=on_model_saved,
+    )
+
+    def rebuild(jobs: Sequence[Job]) -> None:
+        for shop in dict.fromkeys(job.shop for job in jobs):
+            try:
+                report = train_shop(store, shop)
+            except (ModelNotTrained, UnknownShop):
+                continue
+            store.models.prune(shop, keep=settings.jobs.keep_model_versions)
+            processor.forget(shop)
+            log.info("rebuilt the model of %s: version %d", shop, report.version)
+            if on_model_saved is not None:
+                on_model_saved(shop)
+
+    def schedule_rebuilds() -> None:
+        for shop in store.shops.list():
+            processor.schedule_rebuild(shop.domain)
+
+    def purge() -> None:
+        store.jobs.purge_finished(datetime.now(UTC) - timedelta(days=1))
+
+    return Worker(
+        store,
+        {PROCESS_EVENT: processor.handle, REBUILD: rebuild},
+        poll_seconds=settings.jobs.poll_seconds,
+        batch_size=settings.jobs.batch_size,
+        periodic=[(settings.jobs.rebuild_every_hours * 3600, schedule_rebuilds), (3600.0, purge)],
+    )
