@@ -364,16 +364,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, store: Store, host: str | None, port: int | None) -> None:
-    from werkzeug.serving import run_simple
-
     from cartwise.api import create_app
+    from cartwise.api.server import run
 
     host = host or settings.server.host
     port = port or settings.server.port
-    app = create_app(settings, store=store)
+    settings.check()
+    # each server worker opens its own pool after the fork, on the same database
+    settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
+    store.close()
     print(f"cartwise is serving on http://{host}:{port}/ (Ctrl+C to stop)")
     sys.stdout.flush()
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    except OSError as exc:
-        raise CartwiseError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    run(
+        lambda: create_app(settings),
+        host=host,
+        port=port,
+        workers=settings.server.workers,
+        threads=settings.server.threads,
+    )

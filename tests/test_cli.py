@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
-import werkzeug.serving
 
+import cartwise.api.server
 from cartwise import storage
 from cartwise.cli import main
 
@@ -195,53 +196,60 @@ def test_evaluate_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None
 
 
 class _FakeServer:
-    """Stands in for werkzeug's `run_simple`: records the call instead of listening."""
+    """Stands in for `cartwise.api.server.run` (gunicorn): records the call, builds the app the
+    way a worker would, and does not listen."""
 
     def __init__(self, raises: BaseException | None = None) -> None:
-        self.calls: list[tuple[str, int, Any, dict[str, Any]]] = []
+        self.calls: list[dict[str, Any]] = []
         self.raises = raises
 
-    def __call__(self, host: str, port: int, app: Any, **options: Any) -> None:
-        self.calls.append((host, port, app, options))
+    def __call__(self, factory: Any, **options: Any) -> None:
+        self.calls.append({"app": factory(), **options})
         if self.raises is not None:
             raise self.raises
 
 
-def test_serve_runs_the_app_threaded(
+def test_serve_runs_the_app_under_the_server(
     monkeypatch: pytest.MonkeyPatch, imported: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = _FakeServer()
-    monkeypatch.setattr(werkzeug.serving, "run_simple", server)
+    monkeypatch.setattr(cartwise.api.server, "run", server)
 
     assert main(["--database-url", imported, "serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
 
-    ((host, port, app, options),) = server.calls
-    assert (host, port, options["threaded"]) == ("0.0.0.0", 8123, True)
-    assert app.test_client().get("/healthz").status_code == 200
+    (call,) = server.calls
+    assert (call["host"], call["port"], call["workers"]) == ("0.0.0.0", 8123, 1)
+    assert call["app"].test_client().get("/healthz").status_code == 200
     assert "http://0.0.0.0:8123/" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("raises", "code", "message"),
-    [
-        pytest.param(KeyboardInterrupt(), 130, "", id="ctrl-c"),
-        pytest.param(OSError(98, "Address already in use"), 2, "Address already in use", id="busy"),
-    ],
-)
-def test_serve_interrupted_or_port_busy(
-    monkeypatch: pytest.MonkeyPatch,
-    db: str,
-    capsys: pytest.CaptureFixture[str],
-    raises: BaseException,
-    code: int,
-    message: str,
+def test_serve_interrupted(
+    monkeypatch: pytest.MonkeyPatch, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(werkzeug.serving, "run_simple", _FakeServer(raises))
-    assert main(["--database-url", db, "serve"]) == code
+    monkeypatch.setattr(cartwise.api.server, "run", _FakeServer(KeyboardInterrupt()))
+    assert main(["--database-url", db, "serve"]) == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_serve_on_a_busy_port_says_so(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--database-url", db, "serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
-    if not message:
-        assert err == ""
+    assert "cannot listen on 127.0.0.1:" in err and "Traceback" not in err
+
+
+def test_serve_outside_demo_mode_needs_a_secret_key(
+    monkeypatch: pytest.MonkeyPatch, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARTWISE_DEMO_MODE", "false")
+    monkeypatch.delenv("CARTWISE_SECRET_KEY", raising=False)
+    monkeypatch.setattr(cartwise.api.server, "run", _FakeServer())
+    assert main(["--database-url", db, "serve"]) == 2
+    err = capsys.readouterr().err
+    assert "CARTWISE_SECRET_KEY" in err and "Traceback" not in err
 
 
 @pytest.fixture(scope="module")
@@ -271,15 +279,15 @@ def test_demo_again_reuses_the_store_and_serves(
 ) -> None:
     monkeypatch.chdir(demo_dir)
     server = _FakeServer()
-    monkeypatch.setattr(werkzeug.serving, "run_simple", server)
+    monkeypatch.setattr(cartwise.api.server, "run", server)
 
     assert main(["demo", "--port", "8765"]) == 0
 
     out, err = capsys.readouterr()
     assert "importing" not in err and "training" not in err
     assert "http://127.0.0.1:8765/" in out
-    ((_, _, app, _),) = server.calls
-    assert app.test_client().get("/").status_code == 200
+    (call,) = server.calls
+    assert call["app"].test_client().get("/").status_code == 200
     with storage.open(f"sqlite:///{demo_dir / 'cartwise.db'}") as store:
         assert store.models.latest_version("demo.cartwise.local") == 1
 

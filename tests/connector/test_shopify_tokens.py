@@ -90,9 +90,6 @@ def assert_no_credentials_in(error: CartwiseError, *credentials: str) -> None:
         assert credential not in text
 
 
-# --- token exchange ----------------------------------------------------------------------------
-
-
 def test_token_exchange_gets_an_expiring_offline_token(shopify: respx.MockRouter) -> None:
     route = shopify.post(ENDPOINT).mock(return_value=httpx.Response(200, json=GRANTED))
     identity = session_token()
@@ -178,9 +175,6 @@ def test_token_exchange_uses_the_given_client(shopify: respx.MockRouter) -> None
     assert route.called
 
 
-# --- refresh -----------------------------------------------------------------------------------
-
-
 def test_refresh_rotates_the_refresh_token(shopify: respx.MockRouter) -> None:
     route = shopify.post(ENDPOINT).mock(return_value=httpx.Response(200, json=GRANTED))
 
@@ -255,9 +249,6 @@ def test_non_expiring_token_cannot_be_refreshed(shopify: respx.MockRouter) -> No
     with pytest.raises(InvalidRequest) as excinfo:
         refresh_offline_token(CREDS, token)
     assert excinfo.value.details["reason"] == "not_refreshable"
-
-
-# --- the token value ---------------------------------------------------------------------------
 
 
 def test_repr_hides_tokens() -> None:

@@ -41,7 +41,7 @@ SHOP = "test-shop.myshopify.com"
 CREDS = AppCredentials(CLIENT_ID, SECRET)
 FROZEN = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 # Hypothesis keeps no example database, so running the suite leaves no files behind.
-FUZZ = settings(max_examples=100, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A compliance webhook body, with the `/` escaping and spacing Shopify uses: re-serialising it
 # with json.dumps changes the bytes.
@@ -80,9 +80,6 @@ def reason_of(excinfo: pytest.ExceptionInfo[Any]) -> str:
     return reason
 
 
-# --- shop domains ------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -109,9 +106,6 @@ def test_normalize_shop_domain(value: str | None, expected: str | None) -> None:
     assert normalize_shop_domain(value) == expected
 
 
-# --- credentials -------------------------------------------------------------------------------
-
-
 def test_credentials_repr_hides_secrets() -> None:
     creds = AppCredentials(CLIENT_ID, SECRET, OLD_SECRET, FROZEN)
     assert SECRET not in repr(creds)
@@ -131,9 +125,6 @@ def test_app_config_drops_the_old_secret_after_its_window() -> None:
 def test_credentials_refuse_a_naive_rotation_deadline() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         AppCredentials(CLIENT_ID, SECRET, OLD_SECRET, datetime(2026, 1, 1))
-
-
-# --- webhooks ----------------------------------------------------------------------------------
 
 
 def test_valid_webhook_verifies() -> None:
@@ -342,9 +333,6 @@ def test_fuzz_any_body_with_the_original_signature_is_rejected(body: bytes) -> N
         expect_rejected(webhook_headers(), body)
 
 
-# --- checkout UI extension session tokens ------------------------------------------------------
-
-
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -520,9 +508,6 @@ def test_checkout_token_ignores_the_preflight_shortcut() -> None:
         verify_checkout_token(CREDS, bearer("not.a.jwt"), method="OPTIONS", url="https://x")
 
 
-# --- admin (App Bridge) session tokens ---------------------------------------------------------
-
-
 def admin_claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -583,8 +568,6 @@ def test_admin_session_token_refuses_jose_key_headers() -> None:
         verify_admin_session_token(CREDS, bearer(signed(admin_claims(), headers={"kid": "1"})))
     assert reason_of(excinfo) == "invalid_token"
 
-
-# --- app proxy ---------------------------------------------------------------------------------
 
 DOCS_SECRET_CREDS = AppCredentials(CLIENT_ID, "hush")
 DOCS_TIMESTAMP = 1317327555

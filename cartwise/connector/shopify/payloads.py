@@ -937,6 +937,8 @@ def _load(body: object) -> dict[str, object]:
         body = bytes(body)
     if not isinstance(body, bytes | str):
         raise InvalidPayload("payload body must be JSON bytes, text or an object")
+    if _too_deep(body):
+        raise InvalidPayload(f"payload body nests deeper than {MAX_DEPTH} levels")
     try:
         data = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):  # JSONDecodeError, bad UTF-8, over-long numbers
@@ -944,6 +946,30 @@ def _load(body: object) -> dict[str, object]:
     if not isinstance(data, dict):
         raise InvalidPayload("payload body must be a JSON object")
     return data
+
+
+MAX_DEPTH = 64
+"""Shopify payloads nest a few levels; deeper bodies are refused before the JSON parser recurses
+(a RecursionError deep in the parser can leave the interpreter's recursion accounting off)."""
+
+_OPENERS = re.compile(rb"[\[{]")
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
+
+
+def _too_deep(body: bytes | str) -> bool:
+    raw = body.encode() if isinstance(body, str) else body
+    if len(_OPENERS.findall(raw)) <= MAX_DEPTH:
+        return False
+    depth = 0
+    for token in _TOKENS.finditer(raw):
+        first = token.group()[:1]
+        if first in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif first in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def _model_for(topic: object) -> type[BaseModel]:

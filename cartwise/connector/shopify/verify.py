@@ -101,8 +101,6 @@ class AppCredentials:
         return until is None or _utc_now(now) < until
 
 
-# --- Webhooks -----------------------------------------------------------------------------------
-
 # Classic deliveries use X-Shopify-*, the newer Events deliveries the un-prefixed names; the
 # prefixed name wins when both are present, as in shopify_app.
 _HMAC_HEADERS = ("x-shopify-hmac-sha256", "shopify-hmac-sha256")
@@ -123,7 +121,9 @@ _WEBHOOK_REASONS = {
 class VerifiedWebhook:
     """The delivery metadata of a webhook whose body signature checked out.
 
-    Only the body is signed: the headers below are trusted because the body is, not on their own.
+    Shopify signs only the body: these fields come from unsigned headers, so a replayed body can
+    arrive with other ones. Compare `shop` with the payload where it names one, and dedupe on
+    `(shop, webhook_id)`.
     """
 
     shop: str
@@ -218,8 +218,6 @@ def _webhook_metadata(headers: Mapping[str, str]) -> VerifiedWebhook:
         api_version=_first_header(headers, _API_VERSION_HEADERS) or None,
     )
 
-
-# --- Session tokens -----------------------------------------------------------------------------
 
 _TOKEN_REASONS = {
     "missing_authorization_header": "missing_authorization",
@@ -387,8 +385,6 @@ def verify_admin_session_token(
     user_id = str(sub) if isinstance(sub, str | int) and not isinstance(sub, bool) else None
     return AdminSessionToken(shop=shop, user_id=user_id or None, token=token, claims=claims)
 
-
-# --- App proxy ----------------------------------------------------------------------------------
 
 # Parameters Shopify sends once; a second copy can only come from someone editing the URL.
 _PROXY_SINGLE_VALUE_PARAMS = (

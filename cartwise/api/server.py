@@ -1,0 +1,79 @@
+"""Serving the app under gunicorn: `cartwise serve` and `cartwise demo` run this.
+
+The app is built inside each worker process (after the fork), so every worker has its own
+database pool and, with in-process jobs, its own job thread; claiming a job is atomic in the
+database, so several workers share the queue safely. Imports Flask-side code and gunicorn.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from cartwise.errors import CartwiseError
+
+__all__ = ["check_port", "run"]
+
+
+class _Application(BaseApplication):  # type: ignore[misc]
+    def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self._factory = factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._factory()
+
+
+def check_port(host: str, port: int) -> None:
+    """CartwiseError at once when the address can't be listened on (gunicorn would retry for
+    seconds and then exit with a log line)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+            raise CartwiseError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def run(
+    factory: Callable[[], Flask],
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    threads: int = 8,
+    timeout: int = 30,
+) -> None:
+    """Serve `factory()`'s app until interrupted; returns after a clean shutdown."""
+    check_port(host, port)
+    options = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "preload_app": False,
+        "proc_name": "cartwise",
+    }
+    try:
+        _Application(factory, options).run()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise CartwiseError(f"the server stopped with exit status {exc.code}") from None
