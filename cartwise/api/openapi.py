@@ -10,9 +10,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import cartwise
+from cartwise.api.admin import ApiKeyCreate, ApiKeyCreated, ApiKeyList, RulesBody
 from cartwise.api.context import services
 from cartwise.api.demo import DemoProductList, DemoProductQuery
 from cartwise.api.health import HealthStatus
+from cartwise.api.recommendations import ProxyQuery
 from cartwise.schemas import ErrorResponse, RecommendationRequest, RecommendationResponse
 
 __all__ = ["bp", "build_spec"]
@@ -34,15 +36,63 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         (RecommendationResponse, "serialization"),
         (ErrorResponse, "serialization"),
         (HealthStatus, "serialization"),
+        (RulesBody, "validation"),
+        (ApiKeyCreate, "validation"),
+        (ApiKeyCreated, "serialization"),
+        (ApiKeyList, "serialization"),
     ]
     paths: dict[str, Any] = {
-        "/v1/recommendations": {"post": _recommendations_op()},
+        "/v1/recommendations": {
+            "post": _recommendations_op(),
+            "options": {
+                "summary": "CORS preflight of checkout extensions (any origin, no credentials).",
+                "security": [],
+                "responses": {"204": {"description": "Allowed."}},
+            },
+        },
+        "/proxy/recommendations": {"get": _proxy_op()},
+        "/webhooks/shopify": {"post": _webhook_op()},
+        "/auth/install": {"get": _install_op()},
+        "/auth/callback": {"get": _callback_op()},
+        "/auth/token-exchange": {"post": _token_exchange_op()},
+        "/v1/admin/rules": {
+            "get": _admin_op("getRules", "The shop's curated defaults and rules.", RulesBody),
+            "put": _admin_op(
+                "putRules", "Replace the shop's curated defaults and rules.", RulesBody, RulesBody
+            ),
+        },
+        "/v1/admin/api-keys": {
+            "get": _admin_op("listApiKeys", "The shop's API keys (never the keys).", ApiKeyList),
+            "post": _admin_op(
+                "createApiKey",
+                "A new API key, shown once.",
+                ApiKeyCreated,
+                ApiKeyCreate,
+                status="201",
+            ),
+        },
+        "/v1/admin/api-keys/{key_id}": {"delete": _revoke_op()},
+        "/v1/admin/data-exports": {"get": _exports_op()},
         "/healthz": {"get": _health_op("Liveness: the process answers.", ready=False)},
         "/readyz": {"get": _health_op("Readiness: the database answers.", ready=True)},
+        "/openapi.json": {
+            "get": {
+                "summary": "This document.",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1."}},
+            }
+        },
     }
     if demo:
         models.append((DemoProductList, "serialization"))
         paths["/v1/demo/products"] = {"get": _demo_products_op()}
+        paths["/"] = {
+            "get": {
+                "summary": "The demo storefront page (demo mode only).",
+                "security": [],
+                "responses": {"200": {"description": "HTML.", "content": {"text/html": {}}}},
+            }
+        }
     _, schema = models_json_schema(models, ref_template=_REF)
     return {
         "openapi": "3.1.0",
@@ -52,8 +102,37 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
             "description": "Checkout recommendations with a reason for every product.",
         },
         "paths": paths,
-        "components": {"schemas": schema.get("$defs", {})},
+        "components": {"schemas": schema.get("$defs", {}), "securitySchemes": _SCHEMES},
     }
+
+
+_SCHEMES = {
+    "checkoutSessionToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Checkout UI extension session token (HS256, the app's secret).",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Cartwise-Key"},
+    "adminSessionToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "App Bridge session token of the embedded admin.",
+    },
+    "appProxySignature": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "signature",
+        "description": "Shopify's app proxy signature over the query string.",
+    },
+    "webhookSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Shopify-Hmac-Sha256",
+        "description": "Base64 HMAC-SHA256 of the raw body with the app's secret.",
+    },
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -72,13 +151,15 @@ def _recommendations_op() -> dict[str, Any]:
     return {
         "operationId": "recommend",
         "summary": "Products to show next to a cart, each with a reason.",
+        "security": [{"checkoutSessionToken": []}, {"apiKey": []}],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _ref(RecommendationRequest)}},
         },
         "responses": {
             "200": _json(RecommendationResponse, "Ranked products; `source` names the step."),
-            "401": _error("Authentication is required (outside demo mode)."),
+            "401": _error("A credential is required (outside demo mode)."),
+            "429": _error("`rate_limited`: too many invalid keys; see Retry-After."),
             "404": _error("`unknown_shop`: the shop has no data."),
             "413": _error("`payload_too_large`: the body is over 1 MB."),
             "422": _error("`invalid_request`: the body is not valid JSON for this schema."),
@@ -86,11 +167,140 @@ def _recommendations_op() -> dict[str, Any]:
     }
 
 
+def _proxy_op() -> dict[str, Any]:
+    return {
+        "operationId": "proxyRecommend",
+        "summary": "Recommendations for a theme block, through Shopify's app proxy.",
+        "security": [{"appProxySignature": []}],
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": prop}
+            for name, prop in ProxyQuery.model_json_schema()["properties"].items()
+        ],
+        "responses": {
+            "200": _json(RecommendationResponse, "Ranked products."),
+            "401": _error("`invalid_signature`: the query string is not Shopify's."),
+            "422": _error("`invalid_request`: bad parameters."),
+        },
+    }
+
+
+def _webhook_op() -> dict[str, Any]:
+    return {
+        "operationId": "shopifyWebhook",
+        "summary": "Every Shopify webhook topic, compliance topics included.",
+        "security": [{"webhookSignature": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+        "responses": {
+            "200": {"description": "Stored, a duplicate, or dead-lettered (`status`)."},
+            "401": _error("`invalid_signature`: the signature or its headers are wrong."),
+            "413": _error("`payload_too_large`."),
+            "503": _error("`storage_unavailable`: Shopify will retry."),
+        },
+    }
+
+
+def _install_op() -> dict[str, Any]:
+    return {
+        "operationId": "install",
+        "summary": "Start the install: redirect to Shopify's consent screen.",
+        "security": [],
+        "parameters": [
+            {"name": "shop", "in": "query", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {
+            "302": {"description": "To https://{shop}/admin/oauth/authorize."},
+            "422": _error("`invalid_request`: not a myshopify.com domain."),
+        },
+    }
+
+
+def _callback_op() -> dict[str, Any]:
+    return {
+        "operationId": "installCallback",
+        "summary": "Finish the install: verify, exchange the code, store the offline token.",
+        "security": [],
+        "responses": {
+            "302": {"description": "Back to the app in the shop's admin."},
+            "401": _error("`invalid_signature`: bad HMAC, stale timestamp or state."),
+            "502": _error("`upstream_error`: Shopify did not issue a token."),
+        },
+    }
+
+
+def _token_exchange_op() -> dict[str, Any]:
+    return {
+        "operationId": "tokenExchange",
+        "summary": "Exchange an embedded page's session token for an offline token.",
+        "security": [{"adminSessionToken": []}],
+        "responses": {
+            "200": {"description": "Installed."},
+            "401": _error("`unauthorized`: the session token is not valid."),
+            "502": _error("`upstream_error`: Shopify did not issue a token."),
+        },
+    }
+
+
+_ADMIN_SECURITY: list[dict[str, list[str]]] = [{"adminSessionToken": []}, {"apiKey": []}]
+
+
+def _admin_op(
+    operation: str,
+    summary: str,
+    answer: type[BaseModel],
+    body: type[BaseModel] | None = None,
+    *,
+    status: str = "200",
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": operation,
+        "summary": summary,
+        "security": _ADMIN_SECURITY,
+        "responses": {
+            status: _json(answer, "Done."),
+            "401": _error("`unauthorized`: no valid credential."),
+            "403": _error("`forbidden`: a storefront key on an admin route."),
+            "429": _error("`rate_limited`: too many invalid keys."),
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+        op["responses"]["422"] = _error("`invalid_request`: the body does not validate.")
+    return op
+
+
+def _revoke_op() -> dict[str, Any]:
+    return {
+        "operationId": "revokeApiKey",
+        "summary": "Revoke one of the shop's API keys.",
+        "security": _ADMIN_SECURITY,
+        "parameters": [
+            {"name": "key_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        ],
+        "responses": {
+            "204": {"description": "Revoked."},
+            "401": _error("`unauthorized`."),
+            "404": _error("`not_found`: no such key in this shop."),
+        },
+    }
+
+
+def _exports_op() -> dict[str, Any]:
+    return {
+        "operationId": "dataExports",
+        "summary": "Answers to customers/data_request, newest first.",
+        "security": _ADMIN_SECURITY,
+        "responses": {"200": {"description": "The exports."}, "401": _error("`unauthorized`.")},
+    }
+
+
 def _health_op(summary: str, *, ready: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": _json(HealthStatus, "Healthy.")}
     if ready:
         responses["503"] = _error("`storage_unavailable`: the database does not answer.")
-    return {"summary": summary, "responses": responses}
+    return {"summary": summary, "security": [], "responses": responses}
 
 
 def _demo_products_op() -> dict[str, Any]:
