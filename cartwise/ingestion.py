@@ -29,9 +29,9 @@ from cartwise.connector.shopify.payloads import (
     parse,
 )
 from cartwise.domain import Order, Platform, ShopRef
-from cartwise.errors import InvalidPayload
+from cartwise.errors import InvalidPayload, NotFound
 from cartwise.privacy import export_customer, redact_customer, redact_shop
-from cartwise.pseudonyms import customer_key
+from cartwise.pseudonyms import customer_key, tombstone_key
 from cartwise.recommender import HybridRecommender, Interaction
 from cartwise.recommender.records import cart_interactions, to_interactions
 from cartwise.settings import JobSettings
@@ -122,21 +122,24 @@ class EventProcessor:
                 delivery_id=event.delivery_id,
             )
             status = "failed"
-        self._store.events.mark(event.id, status)  # type: ignore[arg-type]
+        try:
+            self._store.events.mark(event.id, status)  # type: ignore[arg-type]
+        except NotFound:
+            return  # the event went with the rest of its shop's data (shop/redact)
         self._store.events.clear_body(event.id)
 
     def _dispatch(self, event: RawEvent, payload: Any, batch: _ShopBatch) -> str:
         shop, topic = event.shop, event.topic
         if topic == "shop/redact":
             redact_shop(self._store, shop)
-            self._models.pop(shop, None)
-            self._saved(shop)
+            self._forget_batch(shop, batch)
             return "processed"
         if topic == "customers/redact":
             assert isinstance(payload, CustomersRedactPayload)
             redact_customer(self._store, shop, payload, self.customer_key)
-            self._models.pop(shop, None)
-            self._saved(shop)
+            # The rebuild it ran read every order this batch stored before it: nothing of the
+            # batch is left to fold in (and folding would bring the customer back).
+            self._forget_batch(shop, batch)
             return "processed"
         if topic == "customers/data_request":
             assert isinstance(payload, CustomersDataRequestPayload)
@@ -167,10 +170,8 @@ class EventProcessor:
         key = self.customer_key(shop, p.customer.id) if p.customer and p.customer.id else None
         if store.redactions.redacted_at(shop, "order", p.id) is not None:
             return "ignored"
-        if key is not None:
-            redacted = store.redactions.redacted_at(shop, "customer", key)
-            if redacted is not None and p.created_at <= redacted:
-                return "ignored"
+        if key is not None and self._redacted_before(shop, key, p.created_at):
+            return "ignored"
         order = p.to_order(customer_key=lambda cid: self.customer_key(shop, cid))
         segments = order_segments(p)
         with store.transaction() as tx:
@@ -204,6 +205,10 @@ class EventProcessor:
         )
         if isinstance(p, CheckoutPayload) and p.completed_at is not None:
             return "ignored"  # the order it became is counted instead
+        if cart.customer_id is not None and self._redacted_before(
+            shop, cart.customer_id, cart.updated_at
+        ):
+            return "ignored"
         with store.transaction() as tx:
             first_seen = tx.versions.get(shop, "cart", cart.cart_id) is None
             if not tx.versions.accept(shop, "cart", cart.cart_id, cart.updated_at):
@@ -307,6 +312,19 @@ class EventProcessor:
         self._saved(shop)
         if meta_updates >= self._settings.rebuild_after_events:
             self.schedule_rebuild(shop)
+
+    def _redacted_before(self, shop: str, key: str, at: datetime) -> bool:
+        """Whether customer `key` (a keyed hash) was redacted after `at`: data from before a
+        redaction that arrives late is dropped."""
+        redacted = self._store.redactions.redacted_at(shop, "customer", tombstone_key(key))
+        return redacted is not None and at <= redacted
+
+    def _forget_batch(self, shop: str, batch: _ShopBatch) -> None:
+        batch.interactions.clear()
+        batch.orders = 0
+        self._models.pop(shop, None)
+        self._meta_updates.pop(shop, None)
+        self._saved(shop)
 
     def schedule_rebuild(self, shop: str, *, delay: float = 0.0) -> None:
         at = datetime.now(UTC) + timedelta(seconds=delay)

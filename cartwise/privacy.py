@@ -20,6 +20,7 @@ from cartwise.connector.shopify.payloads import (
     normalize_id,
 )
 from cartwise.errors import ModelNotTrained
+from cartwise.pseudonyms import tombstone_key
 from cartwise.storage import Store
 from cartwise.training import train_shop
 
@@ -43,14 +44,16 @@ def redact_customer(
     order_ids = list(request.orders_to_redact)
     store.redactions.add(shop, "order", order_ids)
     if key:
-        store.redactions.add(shop, "customer", [key])
-    counts = {"orders": 0, "carts": 0, "events": 0}
+        store.redactions.add(shop, "customer", [tombstone_key(key)])
+    counts = {"orders": 0, "carts": 0, "events": 0, "exports": 0}
     if store.shops.get(shop) is not None:
         deleted = store.orders.delete(shop, order_ids=order_ids, customer_id=key)
         counts["orders"] = len(deleted)
         store.versions.forget(shop, "order", deleted)
         if key:
             counts["carts"] = store.carts.delete(shop, customer_id=key)
+    if customer:
+        counts["exports"] = store.exports.delete_for_customer(shop, customer)
     counts["events"] = store.events.blank_bodies(
         shop, _mentions(customer, request.customer.email, request.customer.phone, order_ids)
     )

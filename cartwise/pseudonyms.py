@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["api_key_hash", "customer_key"]
+__all__ = ["api_key_hash", "customer_key", "tombstone_key"]
 
 
 def customer_key(secret: bytes, shop: str, customer_id: str) -> str:
@@ -22,3 +22,10 @@ def customer_key(secret: bytes, shop: str, customer_id: str) -> str:
 def api_key_hash(secret: bytes, key: str) -> str:
     """The stored form of an API key; the key itself is shown once, at creation."""
     return hmac.new(secret, f"api-key\x00{key}".encode(), hashlib.sha256).hexdigest()
+
+
+def tombstone_key(key: str) -> str:
+    """What a redaction tombstone stores for a customer's keyed hash: a one-way derivative, so
+    that the customer's stored stand-in itself is gone after the redaction, while a late
+    delivery about them (whose keyed hash is computed anew) still finds the tombstone."""
+    return hashlib.sha256(f"tombstone\x00{key}".encode()).hexdigest()

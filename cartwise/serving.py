@@ -29,6 +29,7 @@ from cartwise.schemas import (
 from cartwise.storage import Store
 
 __all__ = [
+    "CatalogCache",
     "DefaultsProvider",
     "LoadedModel",
     "ModelRegistry",
@@ -41,6 +42,54 @@ ResponseCache = MemoryCache[RecommendationResponse]
 """Answers by (shop, model version, rules, customer, segments, request)."""
 
 _FROM_REQUEST = object()
+_MISSING = object()
+
+
+class CatalogCache:
+    """What each request reads besides the model — products by id and the shop's rules — kept
+    in process for `ttl` seconds, so a hot storefront costs no database round trip per request.
+
+    Changes made elsewhere (another worker, a job) show after at most `ttl` seconds; a change made
+    through this process calls `invalidate(shop)` and shows at once.
+    """
+
+    def __init__(self, store: Store, *, ttl: float = 2.0, maxsize: int = 200_000) -> None:
+        self._store = store
+        self._products: MemoryCache[object] = MemoryCache(maxsize=maxsize, ttl=ttl)
+        self._rules: MemoryCache[ShopRules] = MemoryCache(maxsize=10_000, ttl=ttl)
+        self._generation: dict[str, int] = {}
+
+    def products(self, shop: str, ids: Iterable[str]) -> dict[str, Product]:
+        generation = self._generation.get(shop, 0)
+        found: dict[str, Product] = {}
+        missing: list[str] = []
+        for pid in ids:
+            hit = self._products.get((shop, generation, pid))
+            if hit is None:
+                missing.append(pid)
+            elif isinstance(hit, Product):
+                found[pid] = hit
+        if missing:
+            loaded = self._store.products.get_many(shop, missing)
+            for pid in missing:
+                product = loaded.get(pid)
+                self._products.set((shop, generation, pid), product or _MISSING)
+                if product is not None:
+                    found[pid] = product
+        return found
+
+    def rules(self, shop: str) -> ShopRules:
+        key = (shop, self._generation.get(shop, 0))
+        hit = self._rules.get(key)
+        if hit is None:
+            hit = self._store.rules.get(shop)
+            self._rules.set(key, hit)
+        return hit
+
+    def invalidate(self, shop: str) -> None:
+        """Forget what is held for `shop` (its catalog or rules changed in this process)."""
+        self._generation[shop] = self._generation.get(shop, 0) + 1
+
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +202,7 @@ def recommend(
     customer: str | object | None = _FROM_REQUEST,
     segments: Sequence[str] = (),
     cache: ResponseCache | None = None,
+    catalog: CatalogCache | None = None,
 ) -> RecommendationResponse:
     """Answer a storefront: up to `request.k` in-stock products that are not in the cart.
 
@@ -173,7 +223,7 @@ def recommend(
     who = request.customer_id if customer is _FROM_REQUEST else customer
     assert who is None or isinstance(who, str)
     if rules is None:
-        rules = _shop_rules(store, shop)
+        rules = _shop_rules(store, shop, catalog)
     cart = tuple(dict.fromkeys(line.product_id for line in request.cart))
     loaded = _current_model(registry, shop)
     key = None
@@ -196,7 +246,7 @@ def recommend(
         def defaults(_shop: str, n: int) -> Sequence[str]:
             return curated[:n]
 
-    picked = _Picked(store, shop, request.k, exclude=cart, rules=rules)
+    picked = _Picked(store, shop, request.k, exclude=cart, rules=rules, catalog=catalog)
     if rules.pinned:
         try:
             picked.add(None, [Recommendation(p, 0.0, _REASON_DEFAULTS) for p in rules.pinned])
@@ -225,9 +275,9 @@ def recommend(
     return answer
 
 
-def _shop_rules(store: Store, shop: str) -> ShopRules:
+def _shop_rules(store: Store, shop: str, catalog: CatalogCache | None) -> ShopRules:
     try:
-        return store.rules.get(shop)
+        return catalog.rules(shop) if catalog is not None else store.rules.get(shop)
     except Exception:
         log.exception("the rules of shop %s are unavailable; answering without them", shop)
         return ShopRules()
@@ -296,9 +346,17 @@ class _Picked:
     """The answer being built: catalog details joined in, the business rules applied."""
 
     def __init__(
-        self, store: Store, shop: str, k: int, *, exclude: Iterable[str], rules: ShopRules
+        self,
+        store: Store,
+        shop: str,
+        k: int,
+        *,
+        exclude: Iterable[str],
+        rules: ShopRules,
+        catalog: CatalogCache | None = None,
     ) -> None:
         self._store = store
+        self._catalog = catalog
         self._shop = shop
         self._k = k
         self._rules = rules
@@ -319,8 +377,21 @@ class _Picked:
                 fresh.setdefault(rec.product_id, rec)
         if not fresh:
             return
-        products = self._store.products.get_many(self._shop, fresh)
-        for rec in fresh.values():
+        queue = list(fresh.values())
+        start = 0
+        while start < len(queue) and not self.full:
+            # Look up a little more than what is still missing: most candidates pass the rules.
+            chunk = queue[start : start + 2 * (self._k - len(self.items)) + 2]
+            start += len(chunk)
+            self._take(source, chunk)
+
+    def _take(self, source: Source | None, chunk: list[Recommendation]) -> None:
+        ids = [rec.product_id for rec in chunk]
+        if self._catalog is not None:
+            products = self._catalog.products(self._shop, ids)
+        else:
+            products = self._store.products.get_many(self._shop, ids)
+        for rec in chunk:
             if self.full:
                 return
             self._seen.add(rec.product_id)

@@ -25,7 +25,7 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="gunicorn worker processes")
-    threads: int = Field(default=8, ge=1, le=256, description="threads per worker")
+    threads: int = Field(default=1, ge=1, le=256, description="threads per worker (1: sync)")
 
 
 class ModelSettings(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cartwise.api.auth import admin_caller
+from cartwise.api.auth import admin_caller, forget_api_keys
 from cartwise.api.bodies import parse_json
 from cartwise.api.context import services
 from cartwise.domain import ShopRules
@@ -109,6 +109,8 @@ def put_rules() -> Response:
     body = parse_json(RulesBody)
     ctx = services()
     ctx.store.rules.set(caller.shop, body.to_rules())
+    if ctx.catalog is not None:
+        ctx.catalog.invalidate(caller.shop)
     return jsonify(RulesBody.of(ctx.store.rules.get(caller.shop)).model_dump())
 
 
@@ -142,6 +144,7 @@ def create_key() -> Response:
 def revoke_key(key_id: int) -> Response:
     caller = admin_caller()
     services().store.api_keys.revoke(caller.shop, key_id)
+    forget_api_keys()
     return Response(status=204)
 
 

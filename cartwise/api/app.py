@@ -20,7 +20,7 @@ from cartwise.api import (
     webhooks,
 )
 from cartwise.jobs import Worker, build_worker
-from cartwise.serving import ModelRegistry
+from cartwise.serving import CatalogCache, ModelRegistry
 from cartwise.settings import Settings
 from cartwise.storage import Store
 
@@ -49,12 +49,22 @@ def create_app(
     if store is None:
         store = storage.open(settings.resolved_database_url())
     registry = registry or ModelRegistry(store)
-    worker: Worker = build_worker(store, settings, on_model_saved=registry.invalidate)
+    catalog = CatalogCache(store)
+
+    def changed(shop: str) -> None:
+        registry.invalidate(shop)
+        catalog.invalidate(shop)
+
+    worker: Worker = build_worker(store, settings, on_model_saved=changed)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     run_worker = settings.jobs.in_process if start_worker is None else start_worker
     bound = context.Services(
-        settings, store, registry, wake_worker=worker.wake if run_worker else None
+        settings,
+        store,
+        registry,
+        wake_worker=worker.wake if run_worker else None,
+        catalog=catalog,
     )
     context.init_app(app, bound)
     app.extensions["cartwise_worker"] = worker

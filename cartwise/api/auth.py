@@ -29,6 +29,7 @@ from cartwise.connector.shopify.verify import (
 )
 from cartwise.errors import Forbidden, RateLimited, Unauthorized
 from cartwise.installs import authenticate_api_key
+from cartwise.pseudonyms import api_key_hash
 from cartwise.settings import Settings
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Caller",
     "admin_caller",
     "app_credentials",
+    "forget_api_keys",
     "proxy_caller",
     "storefront_caller",
 ]
@@ -57,6 +59,10 @@ class Caller:
 
 
 _bad_keys: MemoryCache[int] = MemoryCache(maxsize=100_000, ttl=60.0)
+
+KEY_MEMORY_SECONDS = 2.0
+"""How long a process trusts a key it has checked before asking the database again."""
+_valid_keys: MemoryCache[Caller] = MemoryCache(maxsize=10_000, ttl=KEY_MEMORY_SECONDS)
 
 
 def app_credentials(settings: Settings, now: datetime | None = None) -> AppCredentials:
@@ -136,11 +142,30 @@ def _api_key_caller(key: str) -> Caller:
             "Too many invalid API keys from this address; wait a minute.", retry_after=60
         )
     ctx = services()
-    record = authenticate_api_key(ctx.store, ctx.settings.effective_secret_key(), key.strip())
+    secret = ctx.settings.effective_secret_key()
+    memo = api_key_hash(secret, key.strip())
+    known = _valid_keys.get(memo)
+    if known is not None:
+        return known
+    record = authenticate_api_key(ctx.store, secret, key.strip())
     if record is None:
         _bad_keys.set(client, failures + 1)
         raise Unauthorized("The API key is unknown or revoked.", reason="invalid_api_key")
-    return Caller(record.shop, "api_key", scope=record.scope)
+    # A shop that uninstalled the app keeps its data until shop/redact, but its keys stop
+    # working with the uninstall (shops that never had an install, e.g. imported ones, keep
+    # theirs).
+    install = ctx.store.installs.get(record.shop)
+    if install is not None and not install.active:
+        raise Unauthorized("cartwise is not installed on this shop.", reason="not_installed")
+    caller = Caller(record.shop, "api_key", scope=record.scope)
+    _valid_keys.set(memo, caller)
+    return caller
+
+
+def forget_api_keys() -> None:
+    """Drop the remembered valid keys (a key was revoked or a shop uninstalled here); other
+    processes see such a change within `KEY_MEMORY_SECONDS`."""
+    _valid_keys.clear()
 
 
 def _require_installed(shop: str) -> None:

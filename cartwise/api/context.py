@@ -9,7 +9,7 @@ from typing import cast
 
 from flask import Flask, current_app
 
-from cartwise.serving import ModelRegistry, ResponseCache
+from cartwise.serving import CatalogCache, ModelRegistry, ResponseCache
 from cartwise.settings import Settings
 from cartwise.storage import Store
 
@@ -27,6 +27,7 @@ class Services:
     registry: ModelRegistry
     responses: ResponseCache = field(default_factory=lambda: ResponseCache(ttl=30.0))
     wake_worker: Callable[[], None] | None = None
+    catalog: CatalogCache | None = None
 
 
 def init_app(app: Flask, bound: Services) -> None:

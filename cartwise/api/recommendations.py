@@ -32,6 +32,14 @@ CORS_HEADERS = {
 }
 
 
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Every answer of this endpoint, errors included, is readable from a checkout extension:
+    a 401 must reach its code, not fail as a CORS error."""
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
 @bp.route("/recommendations", methods=["OPTIONS"])
 def preflight() -> Response:
     response = Response(status=204)
@@ -106,11 +114,10 @@ def _answer(caller: Caller, body: RecommendationRequest) -> Response:
         customer=customer,
         segments=segments,
         cache=ctx.responses,
+        catalog=ctx.catalog,
     )
     response = jsonify(answer.model_dump(mode="json"))
     response.headers["Cache-Control"] = "no-store"
-    if caller.kind in ("checkout", "demo", "api_key"):
-        response.headers.update(CORS_HEADERS)
     return response
 
 

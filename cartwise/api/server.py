@@ -53,7 +53,7 @@ def run(
     host: str,
     port: int,
     workers: int = 1,
-    threads: int = 8,
+    threads: int = 1,
     timeout: int = 30,
 ) -> None:
     """Serve `factory()`'s app until interrupted; returns after a clean shutdown."""
@@ -62,7 +62,9 @@ def run(
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # one thread per worker: the plain sync worker, the fastest per request; more threads:
+        # gthread (keep-alive, slow clients don't hold a whole process)
+        "worker_class": "sync" if threads == 1 else "gthread",
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,

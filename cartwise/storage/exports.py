@@ -57,6 +57,19 @@ class ExportRepository:
             for row in rows
         ]
 
+    def delete_for_customer(self, domain: str, customer_id: str) -> int:
+        """Delete the exports made for one customer (by platform id); returns how many."""
+        with self._runner.write(f"deleting a customer's data exports of {domain!r}") as conn:
+            rows = conn.execute(
+                select(privacy_exports.c.id, privacy_exports.c.document).where(
+                    privacy_exports.c.shop_domain == domain
+                )
+            ).all()
+            doomed = [r.id for r in rows if str(r.document.get("customer_id")) == customer_id]
+            if doomed:
+                conn.execute(delete(privacy_exports).where(privacy_exports.c.id.in_(doomed)))
+        return len(doomed)
+
     def delete_for_shop(self, domain: str) -> int:
         with self._runner.write(f"deleting data exports of {domain!r}") as conn:
             return int(

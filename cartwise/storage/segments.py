@@ -79,7 +79,9 @@ class SegmentRepository:
                 .where(
                     segment_popularity.c.shop_id == shop_id,
                     segment_popularity.c.segment == segment,
-                    segment_popularity.c.weight > 1e-9,
+                    # cancellations subtract what orders added: what is left of the float
+                    # rounding is far below one order's weight today
+                    segment_popularity.c.weight > 1e-6 * decayed_weight(datetime.now(UTC)),
                 )
                 .order_by(segment_popularity.c.weight.desc(), segment_popularity.c.product_id)
                 .limit(limit)

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from cartwise.connector.shopify.payloads import parse
+from pydantic import BaseModel
+
+from cartwise.connector.shopify.domains import normalize_shop_domain
+from cartwise.connector.shopify.payloads import (
+    CustomersDataRequestPayload,
+    CustomersRedactPayload,
+    ShopPayload,
+    ShopRedactPayload,
+    parse,
+)
 from cartwise.connector.shopify.verify import AppCredentials, VerifiedWebhook, verify_webhook
 from cartwise.errors import InvalidPayload
 from cartwise.storage import Store
@@ -47,15 +56,21 @@ def ingest_shopify(
     """Take one delivery. Raises `InvalidSignature` (401) before anything is stored when the
     signature or its headers are wrong; a signed delivery is always kept: stored and queued,
     recognised as a duplicate, or dead-lettered with the reason when it can't be used (an
-    unknown topic or a payload that does not parse), so Shopify never retries it in vain."""
+    unknown topic, a payload that does not parse, or one that names another shop than the
+    delivery's header: only the body is signed, so a captured body could be replayed under
+    another shop's header), so Shopify never retries it in vain."""
     delivery = verify_webhook(creds, method, headers, body, now=now)
     kept = _kept_headers(headers)
     if delivery.topic not in SHOPIFY_TOPICS:
         return _dead_letter(store, delivery, body, kept, f"unknown topic {delivery.topic!r}")
     try:
-        parse(delivery.topic, body)
+        payload = parse(delivery.topic, body)
     except InvalidPayload as exc:
         return _dead_letter(store, delivery, body, kept, exc.message)
+    if not _payload_shop_matches(payload, delivery.shop):
+        return _dead_letter(
+            store, delivery, body, kept, "the payload names another shop than the delivery"
+        )
     with store.transaction() as tx:
         event_pk = tx.events.add_raw_returning(
             delivery.shop,
@@ -89,6 +104,19 @@ def _dead_letter(
         delivery_id=delivery.webhook_id,
     )
     return IngestResult("dead_letter", delivery.shop, delivery.topic, reason=reason)
+
+
+def _payload_shop_matches(payload: BaseModel, shop: str) -> bool:
+    """Whether a payload that names its shop (privacy topics, app/uninstalled) names `shop`."""
+    if isinstance(payload, ShopPayload):
+        named = payload.myshopify_domain
+    elif isinstance(
+        payload, CustomersDataRequestPayload | CustomersRedactPayload | ShopRedactPayload
+    ):
+        named = payload.shop_domain
+    else:
+        return True
+    return named is None or normalize_shop_domain(named) == shop
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:

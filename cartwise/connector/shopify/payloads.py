@@ -56,6 +56,7 @@ __all__ = [
     "normalize_id",
     "normalize_token",
     "parse",
+    "too_deep",
 ]
 
 CustomerKey = Callable[[str], str]
@@ -937,7 +938,7 @@ def _load(body: object) -> dict[str, object]:
         body = bytes(body)
     if not isinstance(body, bytes | str):
         raise InvalidPayload("payload body must be JSON bytes, text or an object")
-    if _too_deep(body):
+    if too_deep(body):
         raise InvalidPayload(f"payload body nests deeper than {MAX_DEPTH} levels")
     try:
         data = json.loads(body, parse_constant=_reject_constant)
@@ -956,7 +957,8 @@ _OPENERS = re.compile(rb"[\[{]")
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
 
 
-def _too_deep(body: bytes | str) -> bool:
+def too_deep(body: bytes | str) -> bool:
+    """Whether a JSON text nests deeper than `MAX_DEPTH` (counted outside strings)."""
     raw = body.encode() if isinstance(body, str) else body
     if len(_OPENERS.findall(raw)) <= MAX_DEPTH:
         return False

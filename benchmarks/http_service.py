@@ -1,0 +1,341 @@
+"""The HTTP service end to end on one machine: recommendation throughput and tail under gunicorn
+against a bare Flask JSON endpoint measured in the same run, webhook acknowledgements per
+second, and how long an order webhook takes to change the next recommendation.
+
+    python benchmarks/http_service.py [--requests 5000] [--webhooks 3000] [--freshness 20]
+
+Everything runs on loopback: `cartwise serve` (1 gunicorn worker, embedded SQLite, the bundled
+sample shop, an API key) and, as the reference, a 1-worker gunicorn serving a Flask view that
+returns 10 ids (the "physical limit" endpoint of the shared harness's anchors). Load comes from
+ApacheBench (`apt-get install apache2-utils`), keep-alive, fixed request counts. Webhook
+deliveries are all distinct, signed like Shopify's, posted over one keep-alive connection per
+client thread, with the job worker off (an acknowledgement must not wait for processing).
+Needs `pip install -e ".[server]"`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from cartwise import storage
+from cartwise.connector.shopify.tokens import OfflineToken
+from cartwise.domain import Platform, ShopRef
+from cartwise.installs import create_api_key, save_install
+from cartwise.settings import Settings
+from cartwise.training import import_dataset, train_shop
+
+SHOP = "bench-shop.myshopify.com"
+CLIENT_ID = "bench-client-id"
+CLIENT_SECRET = "shpss_bench_secret_0123456789abcdef0123456789abcdef"
+SECRET_KEY = "bench-secret-key-0123456789abcdef-0123456789"
+
+BARE_APP = """
+from flask import Flask, jsonify, request
+app = Flask(__name__)
+IDS = [f"P{i:05d}" for i in range(10)]
+
+@app.post("/recommend")
+def recommend():
+    body = request.get_json(force=True, silent=True) or {}
+    return jsonify({"products": IDS, "cart": len(body.get("cart", []))})
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server on port {port} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server on port {port} did not come up")
+
+
+@contextmanager
+def running(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_up(port, proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def ab(url: str, body: Path, n: int, c: int, headers: dict[str, str]) -> dict[str, float]:
+    cmd = ["ab", "-q", "-k", "-n", str(n), "-c", str(c), "-t", "120", "-p", str(body)]
+    cmd += ["-T", "application/json"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=300).stdout
+    rps = re.search(r"Requests per second:\s+([\d.]+)", out)
+    pcts = dict(re.findall(r"^\s+(\d+)%\s+(\d+)", out, re.M))
+    failed = re.search(r"Failed requests:\s+(\d+)", out)
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "p50_ms": float(pcts.get("50", "nan")),
+        "p99_ms": float(pcts.get("99", "nan")),
+        "failed": float(failed.group(1)) if failed else float("nan"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def seed(db: Path) -> tuple[str, list[str]]:
+    """The sample shop imported and trained in `db`, installed, with an API key; returns the
+    key and a few product ids that sell together."""
+    settings = Settings(demo_mode=False, secret_key=SECRET_KEY)
+    with storage.open(f"sqlite:///{db}") as store, ExitFiles() as files:
+        import_dataset(store, ShopRef(SHOP, Platform.SHOPIFY), files.orders, files.products)
+        train_shop(store, SHOP)
+        save_install(
+            store,
+            OfflineToken(SHOP, "shpat_bench", "read_orders", None, None, None),
+        )
+        _, key = create_api_key(store, settings.effective_secret_key(), SHOP)
+        top = [r.product_id for r in _model_trending(store)]
+    return key, top
+
+
+def _model_trending(store: storage.Store) -> list:  # type: ignore[type-arg]
+    from cartwise.recommender import HybridRecommender
+
+    artifact = store.models.latest(SHOP)
+    assert artifact is not None
+    return HybridRecommender.from_bytes(artifact.blob).trending(k=10)
+
+
+class ExitFiles:
+    def __enter__(self) -> ExitFiles:
+        from contextlib import ExitStack
+
+        self._stack = ExitStack()
+        base = resources.files("cartwise") / "sample_data"
+        self.orders = self._stack.enter_context(resources.as_file(base / "orders.csv.gz"))
+        self.products = self._stack.enter_context(resources.as_file(base / "products.csv"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
+def serve_env(db: Path, *, jobs: bool) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CARTWISE_DATABASE_URL": f"sqlite:///{db}",
+        "CARTWISE_DEMO_MODE": "false",
+        "CARTWISE_SECRET_KEY": SECRET_KEY,
+        "CARTWISE_SHOPIFY__CLIENT_ID": CLIENT_ID,
+        "CARTWISE_SHOPIFY__CLIENT_SECRET": CLIENT_SECRET,
+        "CARTWISE_JOBS__IN_PROCESS": "true" if jobs else "false",
+        "CARTWISE_SERVER__WORKERS": "1",
+    }
+
+
+def cartwise_cmd(port: int) -> list[str]:
+    return [str(Path(sys.executable).with_name("cartwise")), "serve", "--port", str(port)]
+
+
+def signed(topic: str, payload: dict[str, object]) -> tuple[dict[str, str], bytes]:
+    body = json.dumps(payload).encode()
+    digest = hmac.new(CLIENT_SECRET.encode(), body, hashlib.sha256).digest()
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+        "X-Shopify-Event-Id": str(uuid.uuid4()),
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+    }, body
+
+
+def order_payload(order_id: int, products: list[str]) -> dict[str, object]:
+    now = datetime.now(UTC).isoformat()
+    return {
+        "id": order_id,
+        "created_at": now,
+        "updated_at": now,
+        "line_items": [
+            {"id": n, "product_id": p, "variant_id": n, "quantity": 1, "price": "1.00"}
+            for n, p in enumerate(products, start=1)
+        ],
+    }
+
+
+def webhook_rate(port: int, total: int, threads: int, products: list[str]) -> dict[str, float]:
+    deliveries = [
+        signed("orders/create", order_payload(10_000_000 + n, products[n % 5 : n % 5 + 3]))
+        for n in range(total)
+    ]
+    shares = [deliveries[i::threads] for i in range(threads)]
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def send(share: list[tuple[dict[str, str], bytes]]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        bad = 0
+        for headers, body in share:
+            t0 = time.perf_counter()
+            conn.request("POST", "/webhooks/shopify", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - t0)
+            bad += response.status != 200
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    workers = [threading.Thread(target=send, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "acks_per_s": total / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "non_200": float(errors[0]),
+    }
+
+
+def freshness(port: int, key: str, rounds: int, catalog: list[str]) -> list[float]:
+    """Seconds from posting an order of a new pair (a, b) until b is the first product
+    recommended for a cart holding a, polling as fast as one client can."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", "X-Cartwise-Key": key}
+    found = []
+    for n in range(rounds):
+        a, b = catalog[2 * n], catalog[2 * n + 1]
+        wh_headers, body = signed("orders/create", order_payload(20_000_000 + n, [a, b]))
+        ask = json.dumps({"cart": [{"product_id": a}], "k": 3})
+        t0 = time.perf_counter()
+        conn.request("POST", "/webhooks/shopify", body=body, headers=wh_headers)
+        conn.getresponse().read()
+        while True:
+            conn.request("POST", "/v1/recommendations", body=ask, headers=headers)
+            items = json.loads(conn.getresponse().read())["items"]
+            if any(item["product_id"] == b for item in items):
+                found.append(time.perf_counter() - t0)
+                break
+            if time.perf_counter() - t0 > 10:
+                found.append(float("inf"))
+                break
+    conn.close()
+    return found
+
+
+def rarely_bought(db: Path, n: int) -> list[str]:
+    """The `2 n` least-bought products of the sample, each in one order at most: a new order of
+    two of them is the strongest co-purchase signal either has."""
+    counts: dict[str, int] = {}
+    with storage.open(f"sqlite:///{db}") as store:
+        for order in store.orders.iter(SHOP):
+            for line in order.lines:
+                counts[line.product_id] = counts.get(line.product_id, 0) + 1
+        catalog = [p.product_id for p in store.products.list(SHOP) if p.available]
+    ranked = sorted(catalog, key=lambda pid: (counts.get(pid, 0), pid))
+    return [pid for pid in ranked if counts.get(pid, 0) <= 1][: 2 * n]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--webhooks", type=int, default=3000)
+    parser.add_argument("--freshness", type=int, default=20)
+    args = parser.parse_args()
+    if not shutil.which("ab"):
+        print("needs ApacheBench: apt-get install apache2-utils", file=sys.stderr)
+        return 2
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    work = Path(tempfile.mkdtemp(prefix="cartwise-bench-"))
+    try:
+        db = work / "cartwise.db"
+        key, top = seed(db)
+        body = work / "body.json"
+        body.write_text(json.dumps({"cart": [{"product_id": p} for p in top[:3]], "k": 10}))
+        results: dict[str, object] = {"machine": f"{os.cpu_count()} cores"}
+
+        (work / "bare").mkdir()
+        (work / "bare" / "app.py").write_text(BARE_APP)
+        port = free_port()
+        bare_cmd = [gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}", "--chdir", str(work / "bare")]
+        with running([*bare_cmd, "app:app"], port):
+            for c in (1, args.concurrency):
+                ab(f"http://127.0.0.1:{port}/recommend", body, 500, c, {})  # warm-up
+                results[f"bare_flask_c{c}"] = ab(
+                    f"http://127.0.0.1:{port}/recommend", body, args.requests, c, {}
+                )
+
+        port = free_port()
+        with running(cartwise_cmd(port), port, serve_env(db, jobs=False)):
+            url = f"http://127.0.0.1:{port}/v1/recommendations"
+            for c in (1, args.concurrency):
+                ab(url, body, 500, c, {"X-Cartwise-Key": key})  # warm-up: model loaded
+                results[f"cartwise_c{c}"] = ab(url, body, args.requests, c, {"X-Cartwise-Key": key})
+            results["webhooks_1_client"] = webhook_rate(port, args.webhooks, 1, top)
+            results["webhooks_4_clients"] = webhook_rate(port, args.webhooks, 4, top)
+
+        pairs = rarely_bought(db, args.freshness)
+        port = free_port()
+        with running(cartwise_cmd(port), port, serve_env(db, jobs=True)):
+            seconds = freshness(port, key, len(pairs) // 2, pairs)
+        results["order_to_recommendation_s"] = {
+            "rounds": len(seconds),
+            "p50": statistics.median(seconds) if seconds else float("nan"),
+            "max": max(seconds) if seconds else float("nan"),
+        }
+        for c in (1, args.concurrency):
+            ours = results[f"cartwise_c{c}"]
+            ref = results[f"bare_flask_c{c}"]
+            assert isinstance(ours, dict) and isinstance(ref, dict)
+            results[f"ratio_rps_c{c}"] = ours["rps"] / ref["rps"]
+        print(json.dumps(results, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
