@@ -43,7 +43,7 @@ from cartwise.connector.shopify.tokens import OfflineToken
 from cartwise.domain import Platform, ShopRef
 from cartwise.installs import create_api_key, save_install
 from cartwise.settings import Settings
-from cartwise.training import import_dataset, train_shop
+from cartwise.training import train_shop
 
 SHOP = "bench-shop.myshopify.com"
 CLIENT_ID = "bench-client-id"
@@ -116,16 +116,41 @@ def ab(url: str, body: Path, n: int, c: int, headers: dict[str, str]) -> dict[st
 
 
 def seed(db: Path) -> tuple[str, list[str]]:
-    """The sample shop imported and trained in `db`, installed, with an API key; returns the
-    key and a few product ids that sell together."""
+    """The sample shop in `db` as a Shopify shop would hold it (numeric product ids), trained,
+    installed, with an API key; returns the key and the ten trending product ids."""
+    from dataclasses import replace
+
+    from cartwise.connector.csv_files import read_orders, read_products
+    from cartwise.domain import OrderLine
+
     settings = Settings(demo_mode=False, secret_key=SECRET_KEY)
-    with storage.open(f"sqlite:///{db}") as store, ExitFiles() as files:
-        import_dataset(store, ShopRef(SHOP, Platform.SHOPIFY), files.orders, files.products)
-        train_shop(store, SHOP)
-        save_install(
-            store,
-            OfflineToken(SHOP, "shpat_bench", "read_orders", None, None, None),
+    with ExitFiles() as files:
+        products = read_products(files.products).records
+        orders = read_orders(files.orders).records
+    numeric = {p.product_id: str(1_000_000 + n) for n, p in enumerate(products)}
+    for order in orders:
+        for line in order.lines:
+            numeric.setdefault(line.product_id, str(1_000_000 + len(numeric)))
+    with storage.open(f"sqlite:///{db}") as store:
+        store.shops.ensure(ShopRef(SHOP, Platform.SHOPIFY))
+        store.products.upsert_many(
+            SHOP, [replace(p, product_id=numeric[p.product_id]) for p in products]
         )
+        store.orders.upsert_many(
+            SHOP,
+            [
+                replace(
+                    o,
+                    lines=tuple(
+                        OrderLine(numeric[ln.product_id], ln.quantity, ln.price, ln.variant_id)
+                        for ln in o.lines
+                    ),
+                )
+                for o in orders
+            ],
+        )
+        train_shop(store, SHOP)
+        save_install(store, OfflineToken(SHOP, "shpat_bench", "read_orders", None, None, None))
         _, key = create_api_key(store, settings.effective_secret_key(), SHOP)
         top = [r.product_id for r in _model_trending(store)]
     return key, top
@@ -239,14 +264,28 @@ def webhook_rate(port: int, total: int, threads: int, products: list[str]) -> di
     }
 
 
-def freshness(port: int, key: str, rounds: int, catalog: list[str]) -> list[float]:
-    """Seconds from posting an order of a new pair (a, b) until b is the first product
-    recommended for a cart holding a, polling as fast as one client can."""
+def freshness(port: int, key: str, rounds: int) -> list[float]:
+    """Seconds from posting an order of two products new to the shop (a, b) until b is
+    recommended for a cart holding a, polling as fast as one client can. The products arrive by
+    products/create first, as in a live shop."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "X-Cartwise-Key": key}
     found = []
     for n in range(rounds):
-        a, b = catalog[2 * n], catalog[2 * n + 1]
+        a, b = str(5_000_000 + 2 * n), str(5_000_001 + 2 * n)
+        for pid in (a, b):
+            product = {
+                "id": int(pid),
+                "title": f"New arrival {pid}",
+                "product_type": "new",
+                "status": "active",
+                "updated_at": datetime.now(UTC).isoformat(),
+                "variants": [{"id": int(pid) * 10, "price": "9.00"}],
+            }
+            wh_headers, body = signed("products/create", product)
+            conn.request("POST", "/webhooks/shopify", body=body, headers=wh_headers)
+            conn.getresponse().read()
+        time.sleep(0.5)  # the catalog is in storage before the order comes
         wh_headers, body = signed("orders/create", order_payload(20_000_000 + n, [a, b]))
         ask = json.dumps({"cart": [{"product_id": a}], "k": 3})
         t0 = time.perf_counter()
@@ -265,19 +304,6 @@ def freshness(port: int, key: str, rounds: int, catalog: list[str]) -> list[floa
     return found
 
 
-def rarely_bought(db: Path, n: int) -> list[str]:
-    """The `2 n` least-bought products of the sample, each in one order at most: a new order of
-    two of them is the strongest co-purchase signal either has."""
-    counts: dict[str, int] = {}
-    with storage.open(f"sqlite:///{db}") as store:
-        for order in store.orders.iter(SHOP):
-            for line in order.lines:
-                counts[line.product_id] = counts.get(line.product_id, 0) + 1
-        catalog = [p.product_id for p in store.products.list(SHOP) if p.available]
-    ranked = sorted(catalog, key=lambda pid: (counts.get(pid, 0), pid))
-    return [pid for pid in ranked if counts.get(pid, 0) <= 1][: 2 * n]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
@@ -293,6 +319,9 @@ def main() -> int:
     try:
         db = work / "cartwise.db"
         key, top = seed(db)
+        # the freshness run starts from the seeded shop, not behind the webhook run's backlog
+        fresh_db = work / "fresh.db"
+        shutil.copyfile(db, fresh_db)
         body = work / "body.json"
         body.write_text(json.dumps({"cart": [{"product_id": p} for p in top[:3]], "k": 10}))
         results: dict[str, object] = {"machine": f"{os.cpu_count()} cores"}
@@ -317,10 +346,20 @@ def main() -> int:
             results["webhooks_1_client"] = webhook_rate(port, args.webhooks, 1, top)
             results["webhooks_4_clients"] = webhook_rate(port, args.webhooks, 4, top)
 
-        pairs = rarely_bought(db, args.freshness)
+        # the same with 4 threads (gthread): connections are kept alive between deliveries
         port = free_port()
-        with running(cartwise_cmd(port), port, serve_env(db, jobs=True)):
-            seconds = freshness(port, key, len(pairs) // 2, pairs)
+        env = {**serve_env(db, jobs=False), "CARTWISE_SERVER__THREADS": "4"}
+        with running(cartwise_cmd(port), port, env):
+            results["webhooks_4_clients_gthread"] = webhook_rate(port, args.webhooks, 4, top)
+            url = f"http://127.0.0.1:{port}/v1/recommendations"
+            ab(url, body, 500, args.concurrency, {"X-Cartwise-Key": key})
+            results[f"cartwise_gthread_c{args.concurrency}"] = ab(
+                url, body, args.requests, args.concurrency, {"X-Cartwise-Key": key}
+            )
+
+        port = free_port()
+        with running(cartwise_cmd(port), port, serve_env(fresh_db, jobs=True)):
+            seconds = freshness(port, key, args.freshness)
         results["order_to_recommendation_s"] = {
             "rounds": len(seconds),
             "p50": statistics.median(seconds) if seconds else float("nan"),

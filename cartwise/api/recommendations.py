@@ -8,7 +8,7 @@ preflight. Imports Flask and layers 0-4.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cartwise.api.auth import Caller, proxy_caller, storefront_caller
@@ -116,7 +116,7 @@ def _answer(caller: Caller, body: RecommendationRequest) -> Response:
         cache=ctx.responses,
         catalog=ctx.catalog,
     )
-    response = jsonify(answer.model_dump(mode="json"))
+    response = Response(answer.model_dump_json(), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from cartwise.errors import InvalidRequest, NotFound
-from cartwise.storage._base import Runner, check_limit, insert_for
+from cartwise.storage._base import Runner, check_limit, insert_for, prepared
 from cartwise.storage.schema import dead_letters, raw_events
 
 __all__ = ["DeadLetter", "EventRepository", "EventStatus", "RawEvent"]
@@ -100,18 +100,19 @@ class EventRepository:
         if not delivery_id:
             raise InvalidRequest("a webhook delivery needs a delivery id")
         with self._runner.write(f"saving a {topic!r} event of {domain!r}") as conn:
-            stmt = insert_for(conn, raw_events).values(
-                shop_domain=domain,
-                delivery_id=delivery_id,
-                topic=topic,
-                event_id=event_id or None,
-                headers=dict(headers),
-                body=bytes(body),
-                received_at=datetime.now(UTC),
-                status="pending",
-            )
+            stmt = prepared(conn, "raw_events.insert", _insert_event)
             stored = conn.execute(
-                stmt.on_conflict_do_nothing().returning(raw_events.c.id)
+                stmt,
+                {
+                    "shop_domain": domain,
+                    "delivery_id": delivery_id,
+                    "topic": topic,
+                    "event_id": event_id or None,
+                    "headers": dict(headers),
+                    "body": bytes(body),
+                    "received_at": datetime.now(UTC),
+                    "status": "pending",
+                },
             ).scalar_one_or_none()
         return None if stored is None else int(stored)
 
@@ -241,6 +242,10 @@ class EventRepository:
             )
             if result.rowcount == 0:
                 raise NotFound(f"unknown event {event_pk}")
+
+
+def _insert_event(conn: Connection) -> Any:
+    return insert_for(conn, raw_events).on_conflict_do_nothing().returning(raw_events.c.id)
 
 
 def _to_event(row: Row[Any]) -> RawEvent:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from cartwise.errors import InvalidRequest
-from cartwise.storage._base import Runner, check_limit, insert_for
+from cartwise.storage._base import Runner, check_limit, insert_for, prepared
 from cartwise.storage.schema import jobs
 
 __all__ = ["Job", "JobRepository"]
@@ -28,6 +28,10 @@ class Job:
     shop: str
     payload: dict[str, Any]
     attempts: int
+
+
+def _insert_job(conn: Connection) -> Any:
+    return insert_for(conn, jobs).on_conflict_do_nothing().returning(jobs.c.id)
 
 
 class JobRepository:
@@ -48,18 +52,19 @@ class JobRepository:
             raise InvalidRequest("a job needs a kind")
         now = datetime.now(UTC)
         with self._runner.write(f"queueing a {kind!r} job") as conn:
-            stmt = insert_for(conn, jobs).values(
-                kind=kind,
-                shop_domain=shop,
-                payload=dict(payload or {}),
-                status="queued",
-                attempts=0,
-                run_after=run_after or now,
-                dedupe_key=dedupe_key,
-                created_at=now,
-            )
+            stmt = prepared(conn, "jobs.insert", _insert_job)
             return conn.execute(
-                stmt.on_conflict_do_nothing().returning(jobs.c.id)
+                stmt,
+                {
+                    "kind": kind,
+                    "shop_domain": shop,
+                    "payload": dict(payload or {}),
+                    "status": "queued",
+                    "attempts": 0,
+                    "run_after": run_after or now,
+                    "dedupe_key": dedupe_key,
+                    "created_at": now,
+                },
             ).scalar_one_or_none()
 
     def claim(self, *, limit: int = 10, lease: timedelta = timedelta(minutes=5)) -> list[Job]:
