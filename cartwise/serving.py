@@ -42,53 +42,73 @@ ResponseCache = MemoryCache[RecommendationResponse]
 """Answers by (shop, model version, rules, customer, segments, request)."""
 
 _FROM_REQUEST = object()
-_MISSING = object()
 
 
 class CatalogCache:
     """What each request reads besides the model — products by id and the shop's rules — kept
     in process for `ttl` seconds, so a hot storefront costs no database round trip per request.
 
-    Changes made elsewhere (another worker, a job) show after at most `ttl` seconds; a change made
-    through this process calls `invalidate(shop)` and shows at once.
+    Per shop, one plain dict filled as products are asked for and dropped whole when it is
+    `ttl` seconds old (dict lookups, no per-entry bookkeeping: this is on every request).
+    Changes made elsewhere (another worker, a job) show after at most `ttl` seconds; a change
+    made through this process calls `invalidate(shop)` and shows at once. Thread-safe.
     """
 
-    def __init__(self, store: Store, *, ttl: float = 2.0, maxsize: int = 200_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl: float = 2.0,
+        max_products: int = 200_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
-        self._products: MemoryCache[object] = MemoryCache(maxsize=maxsize, ttl=ttl)
-        self._rules: MemoryCache[ShopRules] = MemoryCache(maxsize=10_000, ttl=ttl)
-        self._generation: dict[str, int] = {}
+        self._ttl = ttl
+        self._max = max_products
+        self._clock = clock
+        self._shops: dict[str, tuple[float, dict[str, Product | None], list[ShopRules]]] = {}
+        self._lock = threading.Lock()
+
+    def _entry(self, shop: str) -> tuple[float, dict[str, Product | None], list[ShopRules]]:
+        now = self._clock()
+        entry = self._shops.get(shop)
+        if entry is None or now - entry[0] > self._ttl or len(entry[1]) > self._max:
+            with self._lock:
+                entry = self._shops.get(shop)
+                if entry is None or now - entry[0] > self._ttl or len(entry[1]) > self._max:
+                    entry = self._shops[shop] = (now, {}, [])
+        return entry
 
     def products(self, shop: str, ids: Iterable[str]) -> dict[str, Product]:
-        generation = self._generation.get(shop, 0)
+        held = self._entry(shop)[1]
         found: dict[str, Product] = {}
         missing: list[str] = []
         for pid in ids:
-            hit = self._products.get((shop, generation, pid))
-            if hit is None:
+            if pid in held:
+                product = held[pid]
+                if product is not None:
+                    found[pid] = product
+            else:
                 missing.append(pid)
-            elif isinstance(hit, Product):
-                found[pid] = hit
         if missing:
             loaded = self._store.products.get_many(shop, missing)
             for pid in missing:
                 product = loaded.get(pid)
-                self._products.set((shop, generation, pid), product or _MISSING)
+                held[pid] = product
                 if product is not None:
                     found[pid] = product
         return found
 
     def rules(self, shop: str) -> ShopRules:
-        key = (shop, self._generation.get(shop, 0))
-        hit = self._rules.get(key)
-        if hit is None:
-            hit = self._store.rules.get(shop)
-            self._rules.set(key, hit)
-        return hit
+        held = self._entry(shop)[2]
+        if not held:
+            held.append(self._store.rules.get(shop))
+        return held[0]
 
     def invalidate(self, shop: str) -> None:
         """Forget what is held for `shop` (its catalog or rules changed in this process)."""
-        self._generation[shop] = self._generation.get(shop, 0) + 1
+        with self._lock:
+            self._shops.pop(shop, None)
 
 
 log = logging.getLogger(__name__)
@@ -310,6 +330,9 @@ def _chain(
     n = 3 * k + len(cart) + 5
     model = loaded.model if loaded is not None else None
     if model is not None and (customer_id or any(model.knows(p) for p in cart)):
+        # A short list first (the model's cost grows with it); only when the rules drop so
+        # many that it falls short is the model asked again, for the longer list.
+        yield "model", lambda: model.recommend(cart=list(cart), customer_id=customer_id, k=k + 4)
         yield "model", lambda: model.recommend(cart=list(cart), customer_id=customer_id, k=n)
     for segment in segments:
         yield "trending", _segment_step(store, shop, segment, n)
@@ -432,7 +455,8 @@ def in_stock(product: Product) -> bool:
 
 def _item(product: Product, rec: Recommendation) -> RecommendationItem:
     score = float(rec.score)
-    return RecommendationItem(
+    # Built without validation: every field comes from the catalog or the model, typed already.
+    return RecommendationItem.model_construct(
         product_id=product.product_id,
         variant_id=product.variant_id,
         title=product.title,
