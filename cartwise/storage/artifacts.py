@@ -90,22 +90,20 @@ class ModelRepository:
         """Delete all but the newest `keep` versions (keep 0: all of them); returns how many."""
         with self._runner.write(f"pruning models of {domain!r}") as conn:
             shop_id = require_shop_id(conn, domain)
-            kept = (
-                [
-                    v
-                    for (v,) in conn.execute(
-                        select(model_artifacts.c.version)
-                        .where(model_artifacts.c.shop_id == shop_id)
-                        .order_by(model_artifacts.c.version.desc())
-                        .limit(max(keep, 0))
-                    )
-                ]
-                if keep > 0
-                else []
-            )
             stmt = delete(model_artifacts).where(model_artifacts.c.shop_id == shop_id)
-            if kept:
-                stmt = stmt.where(model_artifacts.c.version.not_in(kept))
+            if keep > 0:
+                oldest_kept = conn.execute(
+                    select(model_artifacts.c.version)
+                    .where(model_artifacts.c.shop_id == shop_id)
+                    .order_by(model_artifacts.c.version.desc())
+                    .offset(keep - 1)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if oldest_kept is None:
+                    return 0
+                # Only versions older than those kept: a version another writer saved since
+                # the read above is newer still, and must not be deleted with them.
+                stmt = stmt.where(model_artifacts.c.version < oldest_kept)
             return int(conn.execute(stmt).rowcount)
 
 

@@ -114,7 +114,8 @@ class InventoryRepository:
 
     def product_stock(self, domain: str, product_id: str) -> tuple[int | None, bool]:
         """(stock, any_tracked) of a product: per variant, the sum of its item's known location
-        levels, else the stock its payload gave; untracked variants make the stock unlimited."""
+        levels (a level without a quantity is not known), else the stock its payload gave;
+        untracked variants make the stock unlimited."""
         with self._runner.read(f"reading stock of {product_id!r}") as conn:
             shop_id = require_shop_id(conn, domain)
             rows = conn.execute(
@@ -133,7 +134,9 @@ class InventoryRepository:
                         inventory_levels.c.inventory_item_id.in_(items),
                     )
                 ):
-                    levels[item] = levels.get(item, 0) + max(0, available or 0)
+                    # None is not a quantity: the platform tracks no stock for the item.
+                    if available is not None:
+                        levels[item] = levels.get(item, 0) + max(0, available)
         total = 0
         for row in rows:
             if row.inventory_item_id in levels:

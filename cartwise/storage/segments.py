@@ -62,10 +62,12 @@ class SegmentRepository:
                     ],
                     set_={"weight": segment_popularity.c.weight + stmt.excluded.weight},
                 ),
+                # Sorted, so concurrent writers lock rows in the same order on PostgreSQL:
+                # two orders of the same products listed differently would deadlock.
                 [
                     {"shop_id": shop_id, "segment": seg, "product_id": pid, "weight": weight}
-                    for seg in keys
-                    for pid in products
+                    for seg in sorted(keys)
+                    for pid in sorted(products)
                 ],
             )
 

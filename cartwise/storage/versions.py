@@ -20,6 +20,16 @@ __all__ = ["RedactionRepository", "VersionRepository"]
 TombstoneKind = Literal["customer", "order"]
 
 
+class _EveryId(tuple[str, ...]):
+    """The default of `VersionRepository.forget`'s `ids`: none named, so all of them. Told apart
+    by identity, so an empty list a caller passes still means no ids at all."""
+
+    __slots__ = ()
+
+
+_EVERY_ID: Iterable[str] = _EveryId()
+
+
 class VersionRepository:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
@@ -60,14 +70,18 @@ class VersionRepository:
                 )
             ).scalar_one_or_none()
 
-    def forget(self, domain: str, kind: str | None = None, ids: Iterable[str] = ()) -> int:
-        """Drop versions of the shop: all, all of `kind`, or only `ids` of `kind`."""
+    def forget(self, domain: str, kind: str | None = None, ids: Iterable[str] = _EVERY_ID) -> int:
+        """Drop versions of the shop: all, all of `kind`, or only `ids` of `kind`. `ids` passed
+        but empty drops nothing (it does not mean all)."""
+        every = ids is _EVERY_ID
+        id_list = [] if every else list(ids)
+        if not every and not id_list:
+            return 0
         with self._runner.write(f"deleting versions of {domain!r}") as conn:
             base = delete(resource_versions).where(resource_versions.c.shop_domain == domain)
             if kind is not None:
                 base = base.where(resource_versions.c.kind == kind)
-            id_list = list(ids)
-            if not id_list:
+            if every:
                 return int(conn.execute(base).rowcount)
             total = 0
             for batch in chunked(id_list, 500):
