@@ -7,7 +7,8 @@ second, and how long an order webhook takes to change the next recommendation.
 Everything runs on loopback: `cartwise serve` (1 gunicorn worker, embedded SQLite, the bundled
 sample shop, an API key) and, as the reference, a 1-worker gunicorn serving a Flask view that
 returns 10 ids (the "physical limit" endpoint of the shared harness's anchors). Load comes from
-ApacheBench (`apt-get install apache2-utils`), keep-alive, fixed request counts. Webhook
+ApacheBench (`apt-get install apache2-utils`), keep-alive, fixed request counts; webhook
+deliveries also from wrk when it is installed (`apt-get install wrk`). Webhook
 deliveries are all distinct, signed like Shopify's, posted over one keep-alive connection per
 client thread, with the job worker off (an acknowledgement must not wait for processing).
 Needs `pip install -e ".[server]"`.
@@ -264,6 +265,50 @@ def webhook_rate(port: int, total: int, threads: int, products: list[str]) -> di
     }
 
 
+def webhook_rate_wrk(
+    port: int, work: Path, total: int, products: list[str], seconds: int = 10
+) -> dict[str, float]:
+    """The same distinct signed deliveries from wrk (a C client: less of the 2 cores taken
+    from the server than Python's), 4 connections for `seconds`; wrk replays a table of
+    `total` pre-signed requests, so every acknowledged delivery is a new one while fewer
+    than `total` are sent."""
+    script = work / "webhooks.lua"
+    with script.open("w") as out:
+        out.write("local reqs = {}\ninit = function(args)\n")
+        for n in range(total):
+            headers, body = signed(
+                "orders/create", order_payload(40_000_000 + n, products[n % 5 : n % 5 + 3])
+            )
+            fields = ", ".join(f'["{k}"]="{v}"' for k, v in headers.items())
+            out.write(
+                f'reqs[{n + 1}] = wrk.format("POST", "/webhooks/shopify", {{{fields}}}, '
+                f"[==[{body.decode()}]==])\n"
+            )
+        out.write(
+            "end\nlocal i = 0\nrequest = function()\n  i = i + 1\n"
+            "  if i > #reqs then i = 1 end\n  return reqs[i]\nend\n"
+            "done = function(summary, latency, requests)\n"
+            '  io.write(string.format("p50_us %d\\np99_us %d\\n", '
+            "latency:percentile(50), latency:percentile(99)))\nend\n"
+        )
+    url = f"http://127.0.0.1:{port}/webhooks/shopify"
+    cmd = ["wrk", "-t1", "-c4", f"-d{seconds}s", "-s", str(script), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    sent = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    p50 = re.search(r"p50_us (\d+)", out)
+    p99 = re.search(r"p99_us (\d+)", out)
+    return {
+        "acks_per_s": float(rps.group(1)) if rps else float("nan"),
+        "sent": float(sent.group(1)) if sent else float("nan"),
+        "distinct_available": float(total),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "p50_ms": int(p50.group(1)) / 1000 if p50 else float("nan"),
+        "p99_ms": int(p99.group(1)) / 1000 if p99 else float("nan"),
+    }
+
+
 def freshness(port: int, key: str, rounds: int) -> list[float]:
     """Seconds from posting an order of two products new to the shop (a, b) until b is
     recommended for a cart holding a, polling as fast as one client can. The products arrive by
@@ -302,6 +347,12 @@ def freshness(port: int, key: str, rounds: int) -> list[float]:
                 break
     conn.close()
     return found
+
+
+def fresh_copy(db: Path, work: Path) -> Path:
+    copy = work / "wrk.db"
+    shutil.copyfile(db, copy)
+    return copy
 
 
 def main() -> int:
@@ -345,6 +396,10 @@ def main() -> int:
                 results[f"cartwise_c{c}"] = ab(url, body, args.requests, c, {"X-Cartwise-Key": key})
             results["webhooks_1_client"] = webhook_rate(port, args.webhooks, 1, top)
             results["webhooks_4_clients"] = webhook_rate(port, args.webhooks, 4, top)
+        if shutil.which("wrk"):
+            port = free_port()
+            with running(cartwise_cmd(port), port, serve_env(fresh_copy(db, work), jobs=False)):
+                results["webhooks_wrk_4_connections"] = webhook_rate_wrk(port, work, 30_000, top)
 
         # the same with 4 threads (gthread): connections are kept alive between deliveries
         port = free_port()

@@ -29,6 +29,7 @@ __all__ = [
     "insert_for",
     "prepared",
     "require_shop_id",
+    "sqlite_insert_returning_id",
 ]
 
 T = TypeVar("T")
@@ -103,6 +104,25 @@ def prepared(conn: Connection, name: str, build: Callable[[Connection], Any]) ->
     if stmt is None:
         stmt = _PREPARED[key] = build(conn)
     return stmt
+
+
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy stores a (naive UTC) datetime in SQLite: driver-level writes must match it."""
+
+
+def sqlite_insert_returning_id(
+    conn: Connection, table: Table, values: dict[str, Any]
+) -> int | None:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` straight to the SQLite driver: a third
+    of the cost of the same statement through SQLAlchemy, for the webhook intake's two rows.
+    `values` must already be in stored form (JSON as text, datetimes as `SQLITE_DATETIME`)."""
+    names = list(values)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+    row = conn.exec_driver_sql(sql, tuple(values[n] for n in names)).first()
+    return None if row is None else int(row[0])
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -5,6 +5,7 @@ Imports only layer 0 and the storage modules below it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,14 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from cartwise.errors import InvalidRequest, NotFound
-from cartwise.storage._base import Runner, check_limit, insert_for, prepared
+from cartwise.storage._base import (
+    SQLITE_DATETIME,
+    Runner,
+    check_limit,
+    insert_for,
+    prepared,
+    sqlite_insert_returning_id,
+)
 from cartwise.storage.schema import dead_letters, raw_events
 
 __all__ = ["DeadLetter", "EventRepository", "EventStatus", "RawEvent"]
@@ -99,7 +107,23 @@ class EventRepository:
         """Like `add_raw`, but returns the new event's id (None for a duplicate)."""
         if not delivery_id:
             raise InvalidRequest("a webhook delivery needs a delivery id")
+        now = datetime.now(UTC)
         with self._runner.write(f"saving a {topic!r} event of {domain!r}") as conn:
+            if conn.dialect.name == "sqlite":
+                return sqlite_insert_returning_id(
+                    conn,
+                    raw_events,
+                    {
+                        "shop_domain": domain,
+                        "delivery_id": delivery_id,
+                        "topic": topic,
+                        "event_id": event_id or None,
+                        "headers": json.dumps(dict(headers)),
+                        "body": bytes(body),
+                        "received_at": now.replace(tzinfo=None).strftime(SQLITE_DATETIME),
+                        "status": "pending",
+                    },
+                )
             stmt = prepared(conn, "raw_events.insert", _insert_event)
             stored = conn.execute(
                 stmt,
@@ -110,7 +134,7 @@ class EventRepository:
                     "event_id": event_id or None,
                     "headers": dict(headers),
                     "body": bytes(body),
-                    "received_at": datetime.now(UTC),
+                    "received_at": now,
                     "status": "pending",
                 },
             ).scalar_one_or_none()

@@ -7,6 +7,7 @@ Imports only layer 0 and the storage modules below it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,15 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from cartwise.errors import InvalidRequest
-from cartwise.storage._base import Runner, check_limit, insert_for, prepared
-from cartwise.storage.schema import jobs
+from cartwise.storage._base import (
+    SQLITE_DATETIME,
+    Runner,
+    check_limit,
+    insert_for,
+    prepared,
+    sqlite_insert_returning_id,
+)
+from cartwise.storage.schema import jobs, to_utc
 
 __all__ = ["Job", "JobRepository"]
 
@@ -52,6 +60,23 @@ class JobRepository:
             raise InvalidRequest("a job needs a kind")
         now = datetime.now(UTC)
         with self._runner.write(f"queueing a {kind!r} job") as conn:
+            if conn.dialect.name == "sqlite":
+                stamp = now.replace(tzinfo=None).strftime(SQLITE_DATETIME)
+                due = to_utc(run_after or now).replace(tzinfo=None).strftime(SQLITE_DATETIME)
+                return sqlite_insert_returning_id(
+                    conn,
+                    jobs,
+                    {
+                        "kind": kind,
+                        "shop_domain": shop,
+                        "payload": json.dumps(dict(payload or {})),
+                        "status": "queued",
+                        "attempts": 0,
+                        "run_after": due,
+                        "dedupe_key": dedupe_key,
+                        "created_at": stamp,
+                    },
+                )
             stmt = prepared(conn, "jobs.insert", _insert_job)
             return conn.execute(
                 stmt,
