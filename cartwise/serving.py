@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from cachetools import LRUCache
 
@@ -127,12 +128,14 @@ class LoadedModel:
 
     version: int
     model: HybridRecommender
+    created_at: datetime | None = None
 
 
 @dataclass(slots=True)
 class _Entry:
     version: int | None
     """None: the shop had no model at the last check."""
+    created_at: datetime | None
     model: HybridRecommender | None
     """None with a version: that version's blob could not be read; wait for the next one."""
     checked_at: float
@@ -174,10 +177,12 @@ class ModelRegistry:
                     return _loaded(entry)
                 # Claim this check so concurrent requests keep the current model meanwhile.
                 entry.checked_at = now
-        version = self._store.models.latest_version(shop)
-        if entry is not None and entry.version == version:
+        stamp = self._store.models.latest_stamp(shop)
+        if entry is not None and stamp is not None and (entry.version, entry.created_at) == stamp:
             return _loaded(entry)
-        fresh = self._load(shop, version, now)
+        if entry is not None and stamp is None and entry.version is None:
+            return _loaded(entry)
+        fresh = self._load(shop, None if stamp is None else stamp[0], now)
         with self._lock:
             self._entries[shop] = fresh
         return _loaded(fresh)
@@ -192,23 +197,23 @@ class ModelRegistry:
 
     def _load(self, shop: str, version: int | None, now: float) -> _Entry:
         if version is None:
-            return _Entry(version=None, model=None, checked_at=now)
+            return _Entry(version=None, created_at=None, model=None, checked_at=now)
         artifact = self._store.models.latest(shop)
         if artifact is None:
-            return _Entry(version=None, model=None, checked_at=now)
+            return _Entry(version=None, created_at=None, model=None, checked_at=now)
         try:
             model = HybridRecommender.from_bytes(artifact.blob)
         except Exception:
             log.exception("model version %s of shop %s cannot be loaded", artifact.version, shop)
-            return _Entry(version=artifact.version, model=None, checked_at=now)
+            return _Entry(artifact.version, artifact.created_at, model=None, checked_at=now)
         log.info("loaded model version %s of shop %s", artifact.version, shop)
-        return _Entry(version=artifact.version, model=model, checked_at=now)
+        return _Entry(artifact.version, artifact.created_at, model=model, checked_at=now)
 
 
 def _loaded(entry: _Entry) -> LoadedModel | None:
     if entry.version is None or entry.model is None:
         return None
-    return LoadedModel(version=entry.version, model=entry.model)
+    return LoadedModel(version=entry.version, model=entry.model, created_at=entry.created_at)
 
 
 def recommend(
@@ -248,7 +253,7 @@ def recommend(
     loaded = _current_model(registry, shop)
     key = None
     if cache is not None and request.session_id:
-        version = loaded.version if loaded is not None else None
+        version = (loaded.version, loaded.created_at) if loaded is not None else None
         key = (
             shop,
             version,

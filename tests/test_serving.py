@@ -129,6 +129,24 @@ def test_registry_sees_a_new_version_only_after_the_interval(
     assert current.version == 2
 
 
+def test_registry_never_mistakes_a_model_saved_after_a_full_prune_for_the_old_one(
+    store: Store, registry: ModelRegistry, clock: Clock
+) -> None:
+    # A redaction can delete every model of a shop; the next one is numbered 1 again.
+    store.models.save(SHOP, model_blob(), {})
+    old = registry.get(SHOP)
+    assert old is not None and old.version == 1
+
+    store.models.prune(SHOP, keep=0)
+    store.models.save(SHOP, model_blob(BASKETS[:3]), {"after": "prune"})
+    clock.now += 5.1
+    new = registry.get(SHOP)
+    assert new is not None and new.version == 1
+    assert new.model is not old.model
+    assert new.created_at is not None and old.created_at is not None
+    assert new.created_at >= old.created_at
+
+
 def test_registry_invalidate_forces_a_check(store: Store, registry: ModelRegistry) -> None:
     assert registry.get(SHOP) is None
     store.models.save(SHOP, model_blob(), {})

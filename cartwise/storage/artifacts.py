@@ -75,6 +75,20 @@ class ModelRepository:
             return None
         return ModelArtifact(row.version, bytes(row.blob), dict(row.meta), row.created_at)
 
+    def latest_stamp(self, domain: str) -> tuple[int, datetime] | None:
+        """(version, created_at) of the newest model without loading the blob. Versions
+        restart at 1 once every model of a shop was deleted (a privacy redaction can do that),
+        so the creation time is what tells two models of the same number apart."""
+        with self._runner.read(f"reading the model version of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            row = conn.execute(
+                select(model_artifacts.c.version, model_artifacts.c.created_at)
+                .where(model_artifacts.c.shop_id == shop_id)
+                .order_by(model_artifacts.c.version.desc())
+                .limit(1)
+            ).one_or_none()
+        return None if row is None else (int(row.version), row.created_at)
+
     def latest_version(self, domain: str) -> int | None:
         """The newest version number without loading the blob; None before the first training."""
         with self._runner.read(f"reading the model version of {domain!r}") as conn:
