@@ -56,7 +56,15 @@ class CartRepository:
             )
 
     def for_customer(self, domain: str, customer_id: str) -> list[Cart]:
-        return [c for c in self.iter(domain) if c.customer_id == customer_id]
+        """Every cart of one customer (by the id as stored), oldest first."""
+        with self._runner.read(f"reading a customer's carts of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            rows = conn.execute(
+                select(carts)
+                .where(carts.c.shop_id == shop_id, carts.c.customer_id == customer_id)
+                .order_by(carts.c.updated_at, carts.c.cart_id)
+            ).all()
+        return [_to_cart(row) for row in rows]
 
     def delete(self, domain: str, *, customer_id: str) -> int:
         """Delete every cart of one customer; returns how many."""
