@@ -11,7 +11,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,12 +45,23 @@ ResponseCache = MemoryCache[RecommendationResponse]
 _FROM_REQUEST = object()
 
 
+_Held = tuple[
+    float,
+    dict[str, "Product | None"],
+    list[ShopRules],
+    dict[Hashable, RecommendationResponse],
+]
+"""A shop's memory: when it was filled, products by id, its rules, anonymous answers."""
+
+
 class CatalogCache:
     """What each request reads besides the model — products by id and the shop's rules — kept
     in process for `ttl` seconds, so a hot storefront costs no database round trip per request.
 
     Per shop, one plain dict filled as products are asked for and dropped whole when it is
-    `ttl` seconds old (dict lookups, no per-entry bookkeeping: this is on every request).
+    `ttl` seconds old (dict lookups, no per-entry bookkeeping: this is on every request). The
+    answers given to anonymous shoppers are kept alongside and dropped with it: shoppers with
+    the same cart, segment and placement (popular product pages) share one answer.
     Changes made elsewhere (another worker, a job) show after at most `ttl` seconds; a change
     made through this process calls `invalidate(shop)` and shows at once. Thread-safe.
     """
@@ -67,18 +78,29 @@ class CatalogCache:
         self._ttl = ttl
         self._max = max_products
         self._clock = clock
-        self._shops: dict[str, tuple[float, dict[str, Product | None], list[ShopRules]]] = {}
+        self._shops: dict[str, _Held] = {}
         self._lock = threading.Lock()
 
-    def _entry(self, shop: str) -> tuple[float, dict[str, Product | None], list[ShopRules]]:
+    def _entry(self, shop: str) -> _Held:
         now = self._clock()
         entry = self._shops.get(shop)
-        if entry is None or now - entry[0] > self._ttl or len(entry[1]) > self._max:
+        if entry is None or now - entry[0] > self._ttl or len(entry[1]) + len(entry[3]) > self._max:
             with self._lock:
                 entry = self._shops.get(shop)
-                if entry is None or now - entry[0] > self._ttl or len(entry[1]) > self._max:
-                    entry = self._shops[shop] = (now, {}, [])
+                if (
+                    entry is None
+                    or now - entry[0] > self._ttl
+                    or len(entry[1]) + len(entry[3]) > self._max
+                ):
+                    entry = self._shops[shop] = (now, {}, [], {})
         return entry
+
+    def answer(self, shop: str, key: Hashable) -> RecommendationResponse | None:
+        """An anonymous answer given for the same request since the shop's memory was filled."""
+        return self._entry(shop)[3].get(key)
+
+    def keep_answer(self, shop: str, key: Hashable, answer: RecommendationResponse) -> None:
+        self._entry(shop)[3][key] = answer
 
     def products(self, shop: str, ids: Iterable[str]) -> dict[str, Product]:
         held = self._entry(shop)[1]
@@ -243,7 +265,9 @@ def recommend(
 
     `customer` is the id the model knows the shopper by (a keyed hash for platform shoppers);
     left out, `request.customer_id` is used as it is. With a `cache`, a request that repeats
-    one of the same session (same `session_id`, cart and model version) is answered from it.
+    one of the same session (same `session_id`, cart and model version) is answered from it;
+    with a `catalog` memory, an anonymous request (no customer) repeating another's cart,
+    segment and placement is answered as that one was, for as long as the memory holds.
     """
     who = request.customer_id if customer is _FROM_REQUEST else customer
     assert who is None or isinstance(who, str)
@@ -252,8 +276,8 @@ def recommend(
     cart = tuple(dict.fromkeys(line.product_id for line in request.cart))
     loaded = _current_model(registry, shop)
     key = None
+    version = (loaded.version, loaded.created_at) if loaded is not None else None
     if cache is not None and request.session_id:
-        version = (loaded.version, loaded.created_at) if loaded is not None else None
         key = (
             shop,
             version,
@@ -264,6 +288,19 @@ def recommend(
         )
         hit = cache.get(key)
         if hit is not None:
+            return hit.model_copy(update={"request_id": uuid.uuid4().hex})
+    shared_key = None
+    if catalog is not None and who is None:
+        shared_key = (
+            version,
+            rules,
+            tuple(segments),
+            request.model_dump_json(exclude={"customer_id", "session_id"}),
+        )
+        hit = catalog.answer(shop, shared_key)
+        if hit is not None:
+            if cache is not None and key is not None:
+                cache.set(key, hit)
             return hit.model_copy(update={"request_id": uuid.uuid4().hex})
     if defaults is None and rules.defaults:
         curated = rules.defaults
@@ -297,6 +334,8 @@ def recommend(
     )
     if cache is not None and key is not None:
         cache.set(key, answer)
+    if catalog is not None and shared_key is not None:
+        catalog.keep_answer(shop, shared_key, answer)
     return answer
 
 

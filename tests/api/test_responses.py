@@ -127,3 +127,27 @@ def test_a_segment_outside_the_schema_is_refused(client: FlaskClient) -> None:
     )
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "invalid_request"
+
+
+def test_anonymous_shoppers_with_the_same_cart_share_one_answer_while_it_is_held(
+    app: Flask, client: FlaskClient, store: Store, train: Callable[[], int]
+) -> None:
+    train()
+    body = {"cart": [{"product_id": "22423"}], "k": 4}
+    first = _ask(client, {**body, "session_id": "shopper-1"})
+    items = first["items"]
+    assert isinstance(items, list) and items
+    top = items[0]["product_id"]
+
+    # Sold out in the database; this process has not heard of it yet.
+    store.products.set_stock(SHOP, top, 0, True)
+    second = _ask(client, {**body, "session_id": "shopper-2"})
+    assert second["items"] == first["items"]
+    assert second["request_id"] != first["request_id"]
+
+    # Once the shop's memory is dropped (a change seen here, or two seconds later) it is gone.
+    app.extensions["cartwise"].catalog.invalidate(SHOP)
+    third = _ask(client, {**body, "session_id": "shopper-3"})
+    third_items = third["items"]
+    assert isinstance(third_items, list)
+    assert top not in [item["product_id"] for item in third_items]
