@@ -309,6 +309,57 @@ def webhook_rate_wrk(
     }
 
 
+def distinct_carts(db: Path, n: int) -> list[list[str]]:
+    """Up to `n` different carts, each the first three products of a real order of the shop."""
+    seen: set[tuple[str, ...]] = set()
+    with storage.open(f"sqlite:///{db}") as store:
+        for order in store.orders.iter(SHOP):
+            cart = tuple(dict.fromkeys(line.product_id for line in order.lines))[:3]
+            if cart and cart not in seen:
+                seen.add(cart)
+            if len(seen) >= n:
+                break
+    return [list(c) for c in seen]
+
+
+def wrk_rate(url: str, script: Path, seconds: int = 10) -> dict[str, float]:
+    cmd = ["wrk", "-t1", "-c8", f"-d{seconds}s", "-s", str(script), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    p50 = re.search(r"p50_us (\d+)", out)
+    p99 = re.search(r"p99_us (\d+)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "p50_ms": int(p50.group(1)) / 1000 if p50 else float("nan"),
+        "p99_ms": int(p99.group(1)) / 1000 if p99 else float("nan"),
+    }
+
+
+def carts_script(work: Path, path: str, key: str, carts: list[list[str]]) -> Path:
+    """A wrk script cycling through one request per cart (distinct bodies: no answer memory
+    can help but for a cart seen again within its two seconds)."""
+    script = work / f"carts{path.replace('/', '_')}.lua"
+    with script.open("w") as out:
+        out.write("local reqs = {}\ninit = function(args)\n")
+        for n, cart in enumerate(carts):
+            body = json.dumps({"cart": [{"product_id": p} for p in cart], "k": 10})
+            out.write(
+                f'reqs[{n + 1}] = wrk.format("POST", "{path}", '
+                f'{{["Content-Type"]="application/json", ["X-Cartwise-Key"]="{key}"}}, '
+                f"[==[{body}]==])\n"
+            )
+        out.write(
+            "end\nlocal i = 0\nrequest = function()\n  i = i + 1\n"
+            "  if i > #reqs then i = 1 end\n  return reqs[i]\nend\n"
+            "done = function(summary, latency, requests)\n"
+            '  io.write(string.format("p50_us %d\\np99_us %d\\n", '
+            "latency:percentile(50), latency:percentile(99)))\nend\n"
+        )
+    return script
+
+
 def freshness(port: int, key: str, rounds: int) -> list[float]:
     """Seconds from posting an order of two products new to the shop (a, b) until b is
     recommended for a cart holding a, polling as fast as one client can. The products arrive by
@@ -377,6 +428,8 @@ def main() -> int:
         body.write_text(json.dumps({"cart": [{"product_id": p} for p in top[:3]], "k": 10}))
         results: dict[str, object] = {"machine": f"{os.cpu_count()} cores"}
 
+        carts = distinct_carts(db, 3000)
+        results["distinct_carts"] = len(carts)
         (work / "bare").mkdir()
         (work / "bare" / "app.py").write_text(BARE_APP)
         port = free_port()
@@ -387,6 +440,9 @@ def main() -> int:
                 results[f"bare_flask_c{c}"] = ab(
                     f"http://127.0.0.1:{port}/recommend", body, args.requests, c, {}
                 )
+            if shutil.which("wrk"):
+                script = carts_script(work, "/recommend", key, carts)
+                results["bare_flask_wrk_c8"] = wrk_rate(f"http://127.0.0.1:{port}", script)
 
         port = free_port()
         with running(cartwise_cmd(port), port, serve_env(db, jobs=False)):
@@ -394,6 +450,11 @@ def main() -> int:
             for c in (1, args.concurrency):
                 ab(url, body, 500, c, {"X-Cartwise-Key": key})  # warm-up: model loaded
                 results[f"cartwise_c{c}"] = ab(url, body, args.requests, c, {"X-Cartwise-Key": key})
+            if shutil.which("wrk"):
+                script = carts_script(work, "/v1/recommendations", key, carts)
+                results["cartwise_distinct_carts_wrk_c8"] = wrk_rate(
+                    f"http://127.0.0.1:{port}", script
+                )
             results["webhooks_1_client"] = webhook_rate(port, args.webhooks, 1, top)
             results["webhooks_4_clients"] = webhook_rate(port, args.webhooks, 4, top)
         if shutil.which("wrk"):
@@ -425,6 +486,10 @@ def main() -> int:
             ref = results[f"bare_flask_c{c}"]
             assert isinstance(ours, dict) and isinstance(ref, dict)
             results[f"ratio_rps_c{c}"] = ours["rps"] / ref["rps"]
+        ours = results.get("cartwise_distinct_carts_wrk_c8")
+        ref = results.get("bare_flask_wrk_c8")
+        if isinstance(ours, dict) and isinstance(ref, dict):
+            results["ratio_rps_distinct_carts_wrk_c8"] = ours["rps"] / ref["rps"]
         print(json.dumps(results, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
