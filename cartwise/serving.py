@@ -46,24 +46,24 @@ _FROM_REQUEST = object()
 
 
 _Held = tuple[
-    float,
-    dict[str, "Product | None"],
-    list[ShopRules],
-    dict[Hashable, RecommendationResponse],
+    dict[str, "tuple[float, Product | None]"],
+    list["tuple[float, ShopRules]"],
+    dict[Hashable, "tuple[float, RecommendationResponse]"],
 ]
-"""A shop's memory: when it was filled, products by id, its rules, anonymous answers."""
+"""A shop's memory, each value with the time it was read: products by id, its rules, and the
+answers given to anonymous shoppers."""
 
 
 class CatalogCache:
     """What each request reads besides the model — products by id and the shop's rules — kept
     in process for `ttl` seconds, so a hot storefront costs no database round trip per request.
 
-    Per shop, one plain dict filled as products are asked for and dropped whole when it is
-    `ttl` seconds old (dict lookups, no per-entry bookkeeping: this is on every request). The
-    answers given to anonymous shoppers are kept alongside and dropped with it: shoppers with
-    the same cart, segment and placement (popular product pages) share one answer.
-    Changes made elsewhere (another worker, a job) show after at most `ttl` seconds; a change
-    made through this process calls `invalidate(shop)` and shows at once. Thread-safe.
+    Plain dicts per shop, each value stamped with when it was read and read again once older
+    than `ttl` (one by one, so refills spread out instead of arriving together). The answers
+    given to anonymous shoppers are kept alongside: shoppers with the same cart, segment and
+    placement (popular product pages) share one answer for as long. Changes made elsewhere
+    (another worker, a job) show after at most `ttl` seconds; a change made through this process
+    calls `invalidate(shop)` and shows at once. Thread-safe.
     """
 
     def __init__(
@@ -71,62 +71,63 @@ class CatalogCache:
         store: Store,
         *,
         ttl: float = 2.0,
-        max_products: int = 200_000,
+        max_entries: int = 200_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._ttl = ttl
-        self._max = max_products
+        self._max = max_entries
         self._clock = clock
         self._shops: dict[str, _Held] = {}
         self._lock = threading.Lock()
 
     def _entry(self, shop: str) -> _Held:
-        now = self._clock()
         entry = self._shops.get(shop)
-        if entry is None or now - entry[0] > self._ttl or len(entry[1]) + len(entry[3]) > self._max:
+        if entry is None or len(entry[0]) + len(entry[2]) > self._max:
             with self._lock:
                 entry = self._shops.get(shop)
-                if (
-                    entry is None
-                    or now - entry[0] > self._ttl
-                    or len(entry[1]) + len(entry[3]) > self._max
-                ):
-                    entry = self._shops[shop] = (now, {}, [], {})
+                if entry is None or len(entry[0]) + len(entry[2]) > self._max:
+                    entry = self._shops[shop] = ({}, [], {})
         return entry
 
     def answer(self, shop: str, key: Hashable) -> RecommendationResponse | None:
-        """An anonymous answer given for the same request since the shop's memory was filled."""
-        return self._entry(shop)[3].get(key)
+        """An anonymous answer given for the same request within the last `ttl` seconds."""
+        held = self._entry(shop)[2].get(key)
+        if held is None or self._clock() - held[0] > self._ttl:
+            return None
+        return held[1]
 
     def keep_answer(self, shop: str, key: Hashable, answer: RecommendationResponse) -> None:
-        self._entry(shop)[3][key] = answer
+        self._entry(shop)[2][key] = (self._clock(), answer)
 
     def products(self, shop: str, ids: Iterable[str]) -> dict[str, Product]:
-        held = self._entry(shop)[1]
+        held = self._entry(shop)[0]
+        now = self._clock()
         found: dict[str, Product] = {}
         missing: list[str] = []
         for pid in ids:
-            if pid in held:
-                product = held[pid]
-                if product is not None:
-                    found[pid] = product
-            else:
+            item = held.get(pid)
+            if item is None or now - item[0] > self._ttl:
                 missing.append(pid)
+            elif item[1] is not None:
+                found[pid] = item[1]
         if missing:
             loaded = self._store.products.get_many(shop, missing)
             for pid in missing:
                 product = loaded.get(pid)
-                held[pid] = product
+                held[pid] = (now, product)
                 if product is not None:
                     found[pid] = product
         return found
 
     def rules(self, shop: str) -> ShopRules:
-        held = self._entry(shop)[2]
-        if not held:
-            held.append(self._store.rules.get(shop))
-        return held[0]
+        held = self._entry(shop)[1]
+        now = self._clock()
+        if not held or now - held[0][0] > self._ttl:
+            rules = self._store.rules.get(shop)
+            held[:] = [(now, rules)]
+            return rules
+        return held[0][1]
 
     def invalidate(self, shop: str) -> None:
         """Forget what is held for `shop` (its catalog or rules changed in this process)."""
