@@ -76,22 +76,14 @@ class EventRepository:
     ) -> bool:
         """Store a delivery as pending; False when it is a duplicate (the same delivery id, or
         the same event id for the same topic). The shop need not be known yet."""
-        if not delivery_id:
-            raise InvalidRequest("a webhook delivery needs a delivery id")
-        with self._runner.write(f"saving a {topic!r} event of {domain!r}") as conn:
-            stmt = insert_for(conn, raw_events).values(
-                shop_domain=domain,
-                delivery_id=delivery_id,
-                topic=topic,
-                event_id=event_id or None,
-                headers=dict(headers),
-                body=bytes(body),
-                received_at=datetime.now(UTC),
-                status="pending",
-            )
-            stored = conn.execute(
-                stmt.on_conflict_do_nothing().returning(raw_events.c.id)
-            ).scalar_one_or_none()
+        stored = self.add_raw_returning(
+            domain,
+            delivery_id=delivery_id,
+            topic=topic,
+            body=body,
+            headers=headers,
+            event_id=event_id,
+        )
         return stored is not None
 
     def add_raw_returning(
