@@ -6,6 +6,7 @@ used as it is. Imports only `cartwise.errors` and `cartwise.storage.schema`.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,7 @@ def translate_errors(action: str) -> Iterator[None]:
     StorageError, naming what was being done; mistakes in our own SQL stay bugs."""
     try:
         yield
-    except (DBAPIError, DisconnectionError, PoolTimeoutError) as exc:
+    except (DBAPIError, DisconnectionError, PoolTimeoutError, sqlite3.Error) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise StorageError(f"database error while {action}: {detail}") from exc
 
@@ -139,5 +140,9 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 def _on_sqlite_begin(conn: Connection) -> None:
     # A writer takes the write lock up front: a deferred transaction that reads and then writes
     # fails at once under WAL when another writer got in between, busy timeout or not.
+    # Straight to the driver: the statement needs none of SQLAlchemy's execution machinery,
+    # which would cost more than the BEGIN itself on every transaction.
     immediate = conn.get_execution_options().get("cartwise_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+        "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    )
