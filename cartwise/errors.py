@@ -14,6 +14,8 @@
     ├── DataImportError           "import_failed", 422     a file that cannot be imported at all
     ├── StorageError              "storage_unavailable", 503
     ├── UpstreamError             "upstream_error", 502    a platform or service failed
+    │   ├── UpstreamRejected      "upstream_rejected", 502  it refused the call (4xx, query errors)
+    │   └── UpstreamTimeout       "upstream_timeout", 504   no answer within the deadline
     └── ConfigurationError        "configuration_error", 500  settings the process can't run with
 
 This module imports nothing from cartwise (layer 0).
@@ -39,6 +41,8 @@ __all__ = [
     "Unauthorized",
     "UnknownShop",
     "UpstreamError",
+    "UpstreamRejected",
+    "UpstreamTimeout",
 ]
 
 
@@ -121,6 +125,21 @@ class StorageError(CartwiseError):
 class UpstreamError(CartwiseError):
     code = "upstream_error"
     status = 502
+
+
+class UpstreamRejected(UpstreamError):
+    """The platform answered and said no (an expired token, a missing scope, a bad query):
+    retrying the same call cannot help."""
+
+    code = "upstream_rejected"
+
+
+class UpstreamTimeout(UpstreamError):
+    """The platform did not give a usable answer before the caller's deadline (retries
+    included)."""
+
+    code = "upstream_timeout"
+    status = 504
 
 
 class ConfigurationError(CartwiseError):

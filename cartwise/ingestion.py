@@ -28,7 +28,7 @@ from cartwise.connector.shopify.payloads import (
     ProductPayload,
     parse,
 )
-from cartwise.domain import Order, Platform, ShopRef
+from cartwise.domain import Cart, Order, Platform, Product, ShopRef
 from cartwise.errors import InvalidPayload, NotFound
 from cartwise.privacy import export_customer, redact_customer, redact_shop
 from cartwise.pseudonyms import customer_key, tombstone_key
@@ -37,7 +37,7 @@ from cartwise.recommender.records import cart_interactions, to_interactions
 from cartwise.settings import JobSettings
 from cartwise.storage import Job, RawEvent, Store, VariantRecord
 
-__all__ = ["REBUILD", "EventProcessor", "order_segments", "segment_keys"]
+__all__ = ["REBUILD", "EventProcessor", "ShopBatch", "order_segments", "segment_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,10 @@ def order_segments(payload: OrderPayload) -> list[str]:
 
 
 @dataclass
-class _ShopBatch:
+class ShopBatch:
+    """What one batch of events did to a shop: interactions to fold into its model, how many
+    orders they came from, and whether a rebuild is needed (a counted order changed)."""
+
     interactions: list[Interaction] = field(default_factory=list)
     orders: int = 0
     rebuild: bool = False
@@ -95,7 +98,7 @@ class EventProcessor:
     def handle(self, jobs: Iterable[Job]) -> None:
         """Apply every job's event; a failure raises (the worker retries), after the events
         already applied were marked processed."""
-        batches: defaultdict[str, _ShopBatch] = defaultdict(_ShopBatch)
+        batches: defaultdict[str, ShopBatch] = defaultdict(ShopBatch)
         try:
             for job in jobs:
                 event = self._store.events.get(int(job.payload["event"]))
@@ -108,7 +111,7 @@ class EventProcessor:
 
     # -- one event ------------------------------------------------------------------------
 
-    def _apply(self, event: RawEvent, batch: _ShopBatch) -> None:
+    def _apply(self, event: RawEvent, batch: ShopBatch) -> None:
         try:
             payload = parse(event.topic, event.body)
             status = self._dispatch(event, payload, batch)
@@ -128,7 +131,7 @@ class EventProcessor:
             return  # the event went with the rest of its shop's data (shop/redact)
         self._store.events.clear_body(event.id)
 
-    def _dispatch(self, event: RawEvent, payload: Any, batch: _ShopBatch) -> str:
+    def _dispatch(self, event: RawEvent, payload: Any, batch: ShopBatch) -> str:
         shop, topic = event.shop, event.topic
         if topic == "shop/redact":
             redact_shop(self._store, shop)
@@ -163,19 +166,31 @@ class EventProcessor:
             return self._inventory(shop, payload, fired)
         return "ignored"
 
-    def _order(self, shop: str, p: OrderPayload, batch: _ShopBatch) -> str:
+    def _order(self, shop: str, p: OrderPayload, batch: ShopBatch) -> str:
         if p.test:
             return "ignored"
-        store = self._store
-        key = self.customer_key(shop, p.customer.id) if p.customer and p.customer.id else None
-        if store.redactions.redacted_at(shop, "order", p.id) is not None:
-            return "ignored"
-        if key is not None and self._redacted_before(shop, key, p.created_at):
-            return "ignored"
         order = p.to_order(customer_key=lambda cid: self.customer_key(shop, cid))
-        segments = order_segments(p)
+        return self.apply_order(shop, order, p.version_at(), order_segments(p), batch)
+
+    def apply_order(
+        self,
+        shop: str,
+        order: Order,
+        version: datetime,
+        segments: list[str],
+        batch: ShopBatch,
+    ) -> str:
+        """Store one state of an order (its customer already a keyed hash), whatever platform
+        it came from: a new order is folded into the model with the batch, a change to one
+        already counted schedules a rebuild, an older state than the stored one is dropped."""
+        store = self._store
+        if store.redactions.redacted_at(shop, "order", order.order_id) is not None:
+            return "ignored"
+        key = order.customer_id
+        if key is not None and self._redacted_before(shop, key, order.created_at):
+            return "ignored"
         with store.transaction() as tx:
-            if not tx.versions.accept(shop, "order", p.id, p.version_at()):
+            if not tx.versions.accept(shop, "order", order.order_id, version):
                 return "ignored"  # a stale retry or a duplicate state
             previous = tx.orders.get(shop, order.order_id)
             tx.orders.upsert_many(shop, [order])
@@ -194,7 +209,7 @@ class EventProcessor:
         return "processed"
 
     def _cart(
-        self, shop: str, p: CartPayload | CheckoutPayload, fired: datetime | None, batch: _ShopBatch
+        self, shop: str, p: CartPayload | CheckoutPayload, fired: datetime | None, batch: ShopBatch
     ) -> str:
         store = self._store
         variant_ids = [ln.variant_id for ln in p.line_items if ln.variant_id and not ln.product_id]
@@ -205,6 +220,12 @@ class EventProcessor:
         )
         if isinstance(p, CheckoutPayload) and p.completed_at is not None:
             return "ignored"  # the order it became is counted instead
+        return self.apply_cart(shop, cart, batch)
+
+    def apply_cart(self, shop: str, cart: Cart, batch: ShopBatch) -> str:
+        """Store a cart as last seen (its customer already a keyed hash); a cart seen for the
+        first time adds its co-occurrences to the batch."""
+        store = self._store
         if cart.customer_id is not None and self._redacted_before(
             shop, cart.customer_id, cart.updated_at
         ):
@@ -220,25 +241,28 @@ class EventProcessor:
 
     def _product(self, shop: str, p: ProductPayload, fired: datetime | None) -> str:
         version = p.version_at() or fired or datetime.now(UTC)
-        with self._store.transaction() as tx:
-            if not tx.versions.accept(shop, "product", p.id, version):
-                return "ignored"
-            tx.inventory.replace_variants(
-                shop,
-                p.id,
-                [
-                    VariantRecord(
-                        variant_id=v.id,
-                        product_id=p.id,
-                        inventory_item_id=v.inventory_item_id,
-                        stock=_variant_stock(v),
-                    )
-                    for v in p.variants
-                ],
+        variants = [
+            VariantRecord(
+                variant_id=v.id,
+                product_id=p.id,
+                inventory_item_id=v.inventory_item_id,
+                stock=_variant_stock(v),
             )
-            product = p.to_product()
-            if p.variants:
-                stock, _ = tx.inventory.product_stock(shop, p.id)
+            for v in p.variants
+        ]
+        return self.apply_product(shop, p.to_product(), variants, version)
+
+    def apply_product(
+        self, shop: str, product: Product, variants: list[VariantRecord], version: datetime
+    ) -> str:
+        """Store one state of a product and its variants; with variants, its stock is theirs
+        and a product with none left is not recommended. An older state is dropped."""
+        with self._store.transaction() as tx:
+            if not tx.versions.accept(shop, "product", product.product_id, version):
+                return "ignored"
+            tx.inventory.replace_variants(shop, product.product_id, variants)
+            if variants:
+                stock, _ = tx.inventory.product_stock(shop, product.product_id)
                 available = product.available and (stock is None or stock > 0)
                 product = replace(product, stock=stock, available=available)
             tx.products.upsert_many(shop, [product])
@@ -274,7 +298,7 @@ class EventProcessor:
 
     # -- the model ----------------------------------------------------------------------
 
-    def _finish_shop(self, shop: str, batch: _ShopBatch) -> None:
+    def _finish_shop(self, shop: str, batch: ShopBatch) -> None:
         store = self._store
         if store.shops.get(shop) is None:
             return
@@ -319,7 +343,7 @@ class EventProcessor:
         redacted = self._store.redactions.redacted_at(shop, "customer", tombstone_key(key))
         return redacted is not None and at <= redacted
 
-    def _forget_batch(self, shop: str, batch: _ShopBatch) -> None:
+    def _forget_batch(self, shop: str, batch: ShopBatch) -> None:
         batch.interactions.clear()
         batch.orders = 0
         self._models.pop(shop, None)

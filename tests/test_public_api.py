@@ -28,6 +28,8 @@ PUBLIC = {
         "Unauthorized",
         "UnknownShop",
         "UpstreamError",
+        "UpstreamRejected",
+        "UpstreamTimeout",
     ],
     "cartwise.recommender": ["HybridRecommender", "Interaction", "Item", "Recommendation"],
     "cartwise.storage": [
