@@ -37,7 +37,14 @@ from cartwise.recommender.records import cart_interactions, to_interactions
 from cartwise.settings import JobSettings
 from cartwise.storage import Job, RawEvent, Store, VariantRecord
 
-__all__ = ["REBUILD", "EventProcessor", "ShopBatch", "order_segments", "segment_keys"]
+__all__ = [
+    "REBUILD",
+    "EventProcessor",
+    "ShopBatch",
+    "order_segments",
+    "segment_keys",
+    "variant_stock",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,10 @@ class EventProcessor:
     def customer_key(self, shop: str, customer_id: str) -> str:
         return customer_key(self._secret, shop, customer_id)
 
+    def tombstone(self, key: str) -> str:
+        """The redaction tombstone of a customer key."""
+        return tombstone_key(key)
+
     def handle(self, jobs: Iterable[Job]) -> None:
         """Apply every job's event; a failure raises (the worker retries), after the events
         already applied were marked processed."""
@@ -150,7 +161,7 @@ class EventProcessor:
             return "processed"
         if topic == "app/uninstalled":
             self._store.installs.deactivate(shop)
-            self._saved(shop)
+            self.saved(shop)
             return "processed"
         self._store.shops.ensure(ShopRef(shop, Platform.SHOPIFY))
         fired = _triggered_at(event)
@@ -246,7 +257,7 @@ class EventProcessor:
                 variant_id=v.id,
                 product_id=p.id,
                 inventory_item_id=v.inventory_item_id,
-                stock=_variant_stock(v),
+                stock=variant_stock(v),
             )
             for v in p.variants
         ]
@@ -333,7 +344,7 @@ class EventProcessor:
         store.models.prune(shop, keep=self._settings.keep_model_versions)
         self._models[shop] = (version, model)
         self._meta_updates[shop] = meta_updates
-        self._saved(shop)
+        self.saved(shop)
         if meta_updates >= self._settings.rebuild_after_events:
             self.schedule_rebuild(shop)
 
@@ -348,7 +359,7 @@ class EventProcessor:
         batch.orders = 0
         self._models.pop(shop, None)
         self._meta_updates.pop(shop, None)
-        self._saved(shop)
+        self.saved(shop)
 
     def schedule_rebuild(self, shop: str, *, delay: float = 0.0) -> None:
         at = datetime.now(UTC) + timedelta(seconds=delay)
@@ -359,7 +370,8 @@ class EventProcessor:
         self._models.pop(shop, None)
         self._meta_updates.pop(shop, None)
 
-    def _saved(self, shop: str) -> None:
+    def saved(self, shop: str) -> None:
+        """Tell the in-process registry that `shop` has a new model version."""
         if self._on_model_saved is not None:
             self._on_model_saved(shop)
 
@@ -369,7 +381,8 @@ def _count_segments(tx: Any, shop: str, segments: list[str], order: Order, sign:
     tx.segments.add(shop, segments, products, order.created_at, sign=float(sign))
 
 
-def _variant_stock(v: Any) -> int | None:
+def variant_stock(v: Any) -> int | None:
+    """A variant's units left when its stock limits sales, else None (unlimited)."""
     tracked = v.inventory_management is not None and v.inventory_policy != "continue"
     if not tracked or v.inventory_quantity is None:
         return None

@@ -33,6 +33,7 @@ LAYERS = {
     "privacy": 4,
     "jobs": 4,
     "ingestion": 4,
+    "backfill": 4,
     "evaluation": 4,
     "api": 5,
     "cli": 5,
@@ -49,7 +50,9 @@ LAYER_NAMES = {
 MAY_IMPORT = {0: {0}, 1: {0}, 2: {0}, 3: {0, 1, 2}, 4: {0, 1, 2, 3}, 5: {0, 1, 2, 3, 4}}
 # Arrows inside one layer that the design implies: `cartwise serve` starts the API.
 # Use cases compose: the job worker runs ingestion, training and privacy; ingestion hands
-# privacy requests to `privacy`, which retrains without the redacted history.
+# privacy requests to `privacy`, which retrains without the redacted history; backfill stores
+# platform history through ingestion's rules and trains; jobs run backfills with the
+# install's token.
 SAME_LAYER_ARROWS = {
     ("cli", "api"),
     ("__main__", "cli"),
@@ -60,6 +63,10 @@ SAME_LAYER_ARROWS = {
     ("ingestion", "training"),
     ("privacy", "training"),
     ("installs", "training"),
+    ("backfill", "ingestion"),
+    ("backfill", "training"),
+    ("jobs", "backfill"),
+    ("jobs", "installs"),
 }
 SDK = "sdk"
 FACADE = "__init__"

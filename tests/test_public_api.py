@@ -40,6 +40,7 @@ PUBLIC = {
         "ModelArtifact",
         "RawEvent",
         "Store",
+        "SyncState",
         "Transaction",
         "VariantRecord",
         "open",

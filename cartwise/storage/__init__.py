@@ -12,18 +12,22 @@ from cartwise.storage.events import RawEvent as RawEvent
 from cartwise.storage.installs import Install as Install
 from cartwise.storage.inventory import VariantRecord as VariantRecord
 from cartwise.storage.jobs import Job as Job
+from cartwise.storage.magento import MagentoStore as MagentoStore
 from cartwise.storage.store import Store as Store
 from cartwise.storage.store import Transaction as Transaction
 from cartwise.storage.store import open as open
+from cartwise.storage.sync import SyncState as SyncState
 
 __all__ = [
     "ApiKeyRecord",
     "DeadLetter",
     "Install",
     "Job",
+    "MagentoStore",
     "ModelArtifact",
     "RawEvent",
     "Store",
+    "SyncState",
     "Transaction",
     "VariantRecord",
     "open",

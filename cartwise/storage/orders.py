@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, u
 
 from cartwise.domain import Order, OrderLine
 from cartwise.storage._base import Runner, chunked, insert_for, require_shop_id
-from cartwise.storage.schema import order_lines, orders, to_utc
+from cartwise.storage.schema import order_lines, orders, shops, to_utc
 
 __all__ = ["OrderRepository"]
 
@@ -59,6 +59,26 @@ class OrderRepository:
         with self._runner.read(f"reading orders of {domain!r}") as conn:
             shop_id = require_shop_id(conn, domain)
         return self._pages(domain, shop_id, since)
+
+    def existing(self, domain: str, order_ids: Iterable[str]) -> set[str]:
+        """Which of `order_ids` are stored for the shop."""
+        found: set[str] = set()
+        with self._runner.read(f"looking up orders of {domain!r}") as conn:
+            shop_id = conn.execute(
+                select(shops.c.id).where(shops.c.domain == domain)
+            ).scalar_one_or_none()
+            if shop_id is None:
+                return found
+            for chunk in chunked(dict.fromkeys(order_ids), 500):
+                found.update(
+                    str(r)
+                    for r in conn.execute(
+                        select(orders.c.order_id).where(
+                            orders.c.shop_id == shop_id, orders.c.order_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+        return found
 
     def count(self, domain: str) -> int:
         """Stored orders of the shop, cancelled ones included."""

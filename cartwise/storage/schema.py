@@ -36,6 +36,7 @@ __all__ = [
     "installs",
     "inventory_levels",
     "jobs",
+    "magento_stores",
     "metadata",
     "model_artifacts",
     "order_lines",
@@ -48,6 +49,7 @@ __all__ = [
     "segment_popularity",
     "shop_rules",
     "shops",
+    "sync_state",
     "to_utc",
     "variants",
 ]
@@ -327,4 +329,44 @@ privacy_exports = Table(
     Column("document", _Json, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("shop_domain", "request_id", name="uq_privacy_exports_request"),
+)
+
+# Progress of each shop's backfill and sync from the platform, per resource (products, orders):
+# the running bulk operation and how many of its result lines are stored, so a crashed backfill
+# resumes where it stopped; `synced_until` is where the next reconciliation starts.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("shop_domain", String(255), primary_key=True),
+    Column("resource", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("operation_id", Text, nullable=True),
+    Column("lines_done", Integer, nullable=False, default=0),
+    Column("objects_done", Integer, nullable=False, default=0),
+    Column("written", Integer, nullable=False, default=0),
+    Column("window_start", UTCDateTime, nullable=True),
+    Column("synced_until", UTCDateTime, nullable=True),
+    Column("message", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Connected Magento stores: where to call them, the integration's credentials (secrets, never
+# logged) and the secret the cartwise module signs its deliveries with.
+magento_stores = Table(
+    "magento_stores",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("base_url", Text, nullable=False),
+    Column("store_code", String(32), nullable=True),
+    Column("consumer_key", Text, nullable=True),
+    Column("consumer_secret", Text, nullable=True),
+    Column("access_token", Text, nullable=True),
+    Column("access_token_secret", Text, nullable=True),
+    Column("use_bearer", Boolean, nullable=False, default=False),
+    Column("signing_secret", Text, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("connected_at", UTCDateTime, nullable=False),
+    Column("disconnected_at", UTCDateTime, nullable=True),
+    Column("last_synced_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

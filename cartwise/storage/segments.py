@@ -71,6 +71,37 @@ class SegmentRepository:
                 ],
             )
 
+    def add_many(
+        self, domain: str, orders: Iterable[tuple[Iterable[str], Iterable[str], datetime]]
+    ) -> None:
+        """`add` for many orders (segments, product ids, when) in one statement: weights of the
+        same segment and product are summed first (a backfill page)."""
+        totals: dict[tuple[str, str], float] = {}
+        for segments, product_ids, at in orders:
+            weight = decayed_weight(at)
+            for seg in dict.fromkeys(s for s in segments if s):
+                for pid in dict.fromkeys(product_ids):
+                    totals[(seg, pid)] = totals.get((seg, pid), 0.0) + weight
+        if not totals:
+            return
+        with self._runner.write(f"counting segments of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            stmt = insert_for(conn, segment_popularity)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[
+                        segment_popularity.c.shop_id,
+                        segment_popularity.c.segment,
+                        segment_popularity.c.product_id,
+                    ],
+                    set_={"weight": segment_popularity.c.weight + stmt.excluded.weight},
+                ),
+                [
+                    {"shop_id": shop_id, "segment": seg, "product_id": pid, "weight": w}
+                    for (seg, pid), w in sorted(totals.items())
+                ],
+            )
+
     def top(self, domain: str, segment: str, *, limit: int = 20) -> builtins.list[str]:
         """The segment's products, most popular first (empty for an unknown segment)."""
         check_limit(limit)

@@ -21,11 +21,13 @@ from cartwise.storage.exports import ExportRepository
 from cartwise.storage.installs import InstallRepository
 from cartwise.storage.inventory import InventoryRepository
 from cartwise.storage.jobs import JobRepository
+from cartwise.storage.magento import MagentoStoreRepository
 from cartwise.storage.orders import OrderRepository
 from cartwise.storage.products import ProductRepository
 from cartwise.storage.rules import RulesRepository
 from cartwise.storage.segments import SegmentRepository
 from cartwise.storage.shops import ShopRepository
+from cartwise.storage.sync import SyncRepository
 from cartwise.storage.versions import RedactionRepository, VersionRepository
 
 __all__ = ["Store", "Transaction", "open"]
@@ -48,6 +50,8 @@ class _Repositories:
         self.inventory = InventoryRepository(runner)
         self.segments = SegmentRepository(runner)
         self.exports = ExportRepository(runner)
+        self.sync = SyncRepository(runner)
+        self.magento = MagentoStoreRepository(runner)
 
 
 class Transaction(_Repositories):

@@ -60,6 +60,39 @@ class VersionRepository:
             ).scalar_one_or_none()
         return accepted is not None
 
+    def accept_many(self, domain: str, kind: str, versions: dict[str, datetime]) -> set[str]:
+        """`accept` for many resources at once (a backfill page): the ids whose version was
+        recorded, in one statement per chunk, so it holds under concurrent webhooks too."""
+        accepted: set[str] = set()
+        if not versions:
+            return accepted
+        with self._runner.write(f"versioning {len(versions)} {kind}s of {domain!r}") as conn:
+            for chunk in chunked(versions.items(), 400):
+                stmt = insert_for(conn, resource_versions).values(
+                    [
+                        {
+                            "shop_domain": domain,
+                            "kind": kind,
+                            "resource_id": rid,
+                            "version_at": to_utc(at),
+                        }
+                        for rid, at in chunk
+                    ]
+                )
+                rows = conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[
+                            resource_versions.c.shop_domain,
+                            resource_versions.c.kind,
+                            resource_versions.c.resource_id,
+                        ],
+                        set_={"version_at": stmt.excluded.version_at},
+                        where=resource_versions.c.version_at < stmt.excluded.version_at,
+                    ).returning(resource_versions.c.resource_id)
+                )
+                accepted.update(str(r) for r in rows.scalars())
+        return accepted
+
     def get(self, domain: str, kind: str, resource_id: str) -> datetime | None:
         with self._runner.read(f"reading the version of {kind} {resource_id!r}") as conn:
             return conn.execute(
@@ -115,6 +148,23 @@ class RedactionRepository:
                     redactions.c.key == key,
                 )
             ).scalar_one_or_none()
+
+    def redacted_among(
+        self, domain: str, kind: TombstoneKind, keys: Iterable[str]
+    ) -> dict[str, datetime]:
+        """`redacted_at` for many keys at once: only those redacted, with when."""
+        found: dict[str, datetime] = {}
+        with self._runner.read(f"reading redactions of {domain!r}") as conn:
+            for chunk in chunked(dict.fromkeys(keys), 500):
+                rows = conn.execute(
+                    select(redactions.c.key, redactions.c.redacted_at).where(
+                        redactions.c.shop_domain == domain,
+                        redactions.c.kind == kind,
+                        redactions.c.key.in_(chunk),
+                    )
+                )
+                found.update({str(k): at for k, at in rows})
+        return found
 
     def delete_for_shop(self, domain: str) -> int:
         with self._runner.write(f"deleting redactions of {domain!r}") as conn:
