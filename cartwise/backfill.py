@@ -39,7 +39,9 @@ from cartwise.storage import Store, SyncState, VariantRecord
 from cartwise.training import train_shop
 
 __all__ = [
+    "BACKFILL",
     "ORDER_WINDOW_DAYS",
+    "RECONCILE",
     "BackfillReport",
     "Progress",
     "backfill_shopify",
@@ -47,6 +49,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+BACKFILL = "backfill_shop"
+"""The job kind that brings a newly installed shop's history in."""
+
+RECONCILE = "reconcile_shop"
+"""The job kind that syncs what changed in a shop since its last sync."""
 
 ORDER_WINDOW_DAYS = 60
 """How far back Shopify lets an app read orders without the `read_all_orders` scope."""

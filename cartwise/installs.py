@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from cartwise.backfill import BACKFILL
 from cartwise.connector.shopify.tokens import OfflineToken, refresh_offline_token
 from cartwise.connector.shopify.verify import AppCredentials
 from cartwise.domain import Platform, ShopRef
 from cartwise.errors import InvalidRequest, Unauthorized
 from cartwise.pseudonyms import api_key_hash
+from cartwise.settings import Settings
 from cartwise.storage import ApiKeyRecord, Store
 
 __all__ = [
@@ -44,6 +46,31 @@ def save_install(store: Store, token: OfflineToken) -> None:
             refresh_token=token.refresh_token,
             refresh_expires_at=token.refresh_expires_at,
         )
+
+
+def app_credentials(settings: Settings, now: datetime | None = None) -> AppCredentials:
+    """The Shopify app's credentials from settings; Unauthorized when cartwise is not
+    configured as a Shopify app."""
+    shopify = settings.shopify
+    if not shopify.configured or shopify.client_secret is None:
+        raise Unauthorized(
+            "This cartwise is not configured as a Shopify app.", reason="shopify_not_configured"
+        )
+    old = shopify.old_client_secret
+    return AppCredentials(
+        client_id=shopify.client_id,
+        client_secret=shopify.client_secret.get_secret_value(),
+        old_client_secret=old.get_secret_value() if old else None,
+        old_secret_valid_until=shopify.old_client_secret_until,
+    )
+
+
+def schedule_backfill(store: Store, shop: str) -> int | None:
+    """Queue the shop's history backfill unless it is done or already queued; the job id."""
+    states = store.sync.for_shop(shop)
+    if states and all(state.status == "done" for state in states):
+        return None
+    return store.jobs.enqueue(BACKFILL, shop, dedupe_key=f"{BACKFILL}:{shop}")
 
 
 def current_token(

@@ -4,11 +4,12 @@ by default (RQ on Redis at scale runs the same handlers).
 A job is claimed with a lease; a worker that dies leaves its jobs to be claimed again when the
 lease runs out (at-least-once), which is why every handler is idempotent. Failed jobs are
 retried with capped exponential backoff, then kept as `failed` with their error.
-Layer 4: imports storage, ingestion, training and settings.
+Layer 4: imports storage, ingestion, training, backfill, installs and settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -16,12 +17,16 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from cartwise.errors import ModelNotTrained, UnknownShop
+from cartwise.backfill import BACKFILL, RECONCILE, backfill_shopify, reconcile_shopify
+from cartwise.connector.shopify.admin import ShopifyAdmin
+from cartwise.connector.shopify.subscriptions import ensure_webhook_subscriptions
+from cartwise.errors import CartwiseError, ModelNotTrained, UnknownShop
 from cartwise.ingestion import REBUILD, EventProcessor
+from cartwise.installs import app_credentials, current_token
 from cartwise.settings import Settings
 from cartwise.storage import Job, Store
 from cartwise.training import train_shop
-from cartwise.webhooks.topics import PROCESS_EVENT
+from cartwise.webhooks.topics import PROCESS_EVENT, SHOPIFY_TOPICS
 
 __all__ = ["Handler", "Worker", "build_worker"]
 
@@ -187,6 +192,48 @@ def build_worker(
             if on_model_saved is not None:
                 on_model_saved(shop)
 
+    def admin_for(shop: str) -> ShopifyAdmin:
+        token = current_token(store, app_credentials(settings), shop)
+        return ShopifyAdmin(shop, token.access_token, api_version=settings.shopify.api_version)
+
+    def backfill(jobs: Sequence[Job]) -> None:
+        for shop in dict.fromkeys(job.shop for job in jobs):
+            install = store.installs.get(shop)
+            if install is None or not install.active:
+                continue
+            full = "read_all_orders" in install.scope.split(",")
+
+            async def run(shop: str = shop, full: bool = full) -> None:
+                async with admin_for(shop) as admin:
+                    report = await backfill_shopify(
+                        store, shop, admin, processor, full_history=full
+                    )
+                    log.info(
+                        "backfilled %s: %s",
+                        shop,
+                        {r: c.objects for r, c in report.counts.items()},
+                    )
+                    if settings.app_url:
+                        await _check_subscriptions(admin, settings.app_url)
+
+            asyncio.run(run())
+
+    def reconcile(jobs: Sequence[Job]) -> None:
+        for shop in dict.fromkeys(job.shop for job in jobs):
+            if not store.installs.is_active(shop):
+                continue
+
+            async def run(shop: str = shop) -> None:
+                async with admin_for(shop) as admin:
+                    await reconcile_shopify(store, shop, admin, processor)
+
+            asyncio.run(run())
+
+    def schedule_reconciliations() -> None:
+        for shop in store.shops.list():
+            if store.installs.is_active(shop.domain) and store.sync.for_shop(shop.domain):
+                store.jobs.enqueue(RECONCILE, shop.domain, dedupe_key=f"{RECONCILE}:{shop.domain}")
+
     def schedule_rebuilds() -> None:
         for shop in store.shops.list():
             processor.schedule_rebuild(shop.domain)
@@ -196,8 +243,35 @@ def build_worker(
 
     return Worker(
         store,
-        {PROCESS_EVENT: processor.handle, REBUILD: rebuild},
+        {
+            PROCESS_EVENT: processor.handle,
+            REBUILD: rebuild,
+            BACKFILL: backfill,
+            RECONCILE: reconcile,
+        },
         poll_seconds=settings.jobs.poll_seconds,
         batch_size=settings.jobs.batch_size,
-        periodic=[(settings.jobs.rebuild_every_hours * 3600, schedule_rebuilds), (3600.0, purge)],
+        periodic=[
+            (settings.jobs.rebuild_every_hours * 3600, schedule_rebuilds),
+            (settings.jobs.reconcile_every_hours * 3600, schedule_reconciliations),
+            (3600.0, purge),
+        ],
     )
+
+
+async def _check_subscriptions(admin: ShopifyAdmin, app_url: str) -> None:
+    """Shops installed before the app's TOML declared its webhooks get shop-specific ones."""
+    try:
+        report = await ensure_webhook_subscriptions(
+            admin, app_url.rstrip("/") + "/webhooks/shopify", SHOPIFY_TOPICS
+        )
+    except CartwiseError as exc:
+        log.warning("could not check the webhook subscriptions of %s: %s", admin.shop, exc)
+        return
+    if report.created or report.failed:
+        log.info(
+            "webhook subscriptions of %s: created %s, failed %s",
+            admin.shop,
+            list(report.created),
+            dict(report.failed),
+        )

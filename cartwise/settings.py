@@ -15,7 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cartwise.errors import ConfigurationError
 
-__all__ = ["JobSettings", "ModelSettings", "ServerSettings", "Settings", "ShopifySettings"]
+__all__ = [
+    "JobSettings",
+    "MagentoSettings",
+    "ModelSettings",
+    "ServerSettings",
+    "Settings",
+    "ShopifySettings",
+]
 
 _DEMO_SECRET = "demo-only-secret-key-not-for-production-use"
 MIN_SECRET_KEY_LENGTH = 32
@@ -53,6 +60,16 @@ class ShopifySettings(BaseModel):
         return bool(self.client_id and self.client_secret)
 
 
+class MagentoSettings(BaseModel):
+    """Connected Magento stores: whether development stores on private addresses (and plain
+    http) may be connected, and how far a module delivery's signed time may be from now."""
+
+    allow_private_urls: bool = Field(
+        default=False, description="Allow store URLs on private addresses and http (dev only)."
+    )
+    signature_window_seconds: int = Field(default=300, ge=30, le=3600)
+
+
 class JobSettings(BaseModel):
     """The background work: where it runs and when a shop's model is rebuilt from storage."""
 
@@ -67,6 +84,9 @@ class JobSettings(BaseModel):
         default=30.0, ge=0, description="Changes that need a rebuild are gathered this long."
     )
     keep_model_versions: int = Field(default=3, ge=1)
+    reconcile_every_hours: float = Field(
+        default=6.0, gt=0, description="How often each installed shop is synced with its store."
+    )
 
 
 class Settings(BaseSettings):
@@ -96,6 +116,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
+    magento: MagentoSettings = Field(default_factory=MagentoSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     def check(self) -> None:

@@ -222,3 +222,35 @@ def test_reconciliation_stores_what_changed_and_a_second_run_writes_nothing(
 def test_a_shop_never_backfilled_has_nothing_to_reconcile(store: Store, fake: FakeAdmin) -> None:
     report = reconcile(store, fake, now=T0)
     assert report.counts == {}
+
+
+def test_an_install_queues_the_backfill_and_the_worker_runs_it(
+    store: Store, fake: FakeAdmin
+) -> None:
+
+    from cartwise.connector.shopify.tokens import OfflineToken
+    from cartwise.installs import save_install, schedule_backfill
+    from cartwise.jobs import build_worker
+    from cartwise.settings import Settings, ShopifySettings
+
+    settings = Settings(
+        demo_mode=False,
+        secret_key=SECRET.decode(),
+        shopify=ShopifySettings(client_id="cid", client_secret="shpss_" + "x" * 32),
+    )
+    save_install(
+        store, OfflineToken(SHOP, "shpat_x", "read_products,read_orders", None, None, None)
+    )
+    assert schedule_backfill(store, SHOP) is not None
+    assert schedule_backfill(store, SHOP) is None  # queued once
+    fake.polls_until_done = 0
+    saved: list[str] = []
+    worker = build_worker(store, settings, on_model_saved=saved.append)
+    with respx.mock(assert_all_called=False) as router:
+        fake.mount(router)
+        assert worker.run_once() == 1
+    assert store.orders.count(SHOP) > 0
+    assert "created_at:>=" in fake.bulk_queries[1]  # no read_all_orders: the 60-day window
+    assert store.models.latest(SHOP) is not None and saved == [SHOP]
+    assert all(s.status == "done" for s in store.sync.for_shop(SHOP))
+    assert schedule_backfill(store, SHOP) is None  # done: not again

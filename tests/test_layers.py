@@ -67,6 +67,7 @@ SAME_LAYER_ARROWS = {
     ("backfill", "training"),
     ("jobs", "backfill"),
     ("jobs", "installs"),
+    ("installs", "backfill"),
 }
 SDK = "sdk"
 FACADE = "__init__"

@@ -37,6 +37,7 @@ PUBLIC = {
         "DeadLetter",
         "Install",
         "Job",
+        "MagentoStore",
         "ModelArtifact",
         "RawEvent",
         "Store",

@@ -19,6 +19,7 @@ from typing import Literal
 
 from flask import request
 
+from cartwise import installs
 from cartwise.api.context import services
 from cartwise.cache import MemoryCache
 from cartwise.connector.shopify.verify import (
@@ -66,18 +67,7 @@ _valid_keys: MemoryCache[Caller] = MemoryCache(maxsize=10_000, ttl=KEY_MEMORY_SE
 
 
 def app_credentials(settings: Settings, now: datetime | None = None) -> AppCredentials:
-    shopify = settings.shopify
-    if not shopify.configured or shopify.client_secret is None:
-        raise Unauthorized(
-            "This cartwise is not configured as a Shopify app.", reason="shopify_not_configured"
-        )
-    old = shopify.old_client_secret
-    return AppCredentials(
-        client_id=shopify.client_id,
-        client_secret=shopify.client_secret.get_secret_value(),
-        old_client_secret=old.get_secret_value() if old else None,
-        old_secret_valid_until=shopify.old_client_secret_until,
-    )
+    return installs.app_credentials(settings, now)
 
 
 def storefront_caller() -> Caller:

@@ -26,7 +26,7 @@ from cartwise.connector.shopify.oauth import (
 from cartwise.connector.shopify.tokens import exchange_session_token
 from cartwise.connector.shopify.verify import verify_admin_session_token
 from cartwise.errors import ConfigurationError, InvalidRequest, InvalidSignature
-from cartwise.installs import save_install
+from cartwise.installs import save_install, schedule_backfill
 
 __all__ = ["STATE_COOKIE", "bp"]
 
@@ -74,6 +74,7 @@ def callback() -> BaseResponse:
     if not code:
         raise InvalidRequest("The callback carries no authorization code.")
     save_install(ctx.store, exchange_code(creds, shop, code))
+    schedule_backfill(ctx.store, shop)
     response = redirect(f"https://{shop}/admin/apps/{quote(creds.client_id)}", code=302)
     response.delete_cookie(STATE_COOKIE, path="/auth")
     return response
@@ -88,6 +89,7 @@ def token_exchange() -> Response:
         creds, request.headers.get("Authorization"), method="POST", url=request.url
     )
     save_install(ctx.store, exchange_session_token(creds, session.shop, session))
+    schedule_backfill(ctx.store, session.shop)
     return jsonify({"shop": session.shop, "installed": True})
 
 
