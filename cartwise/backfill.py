@@ -66,7 +66,8 @@ index lag a little, and re-reading is free (unchanged records are not written)."
 PAGE = 500
 
 Progress = Callable[[str, int, int], None]
-"""`progress(resource, objects_stored, objects_expected)`; expected is 0 when unknown."""
+"""`progress(resource, lines_stored, lines_in_all)`: lines of the bulk result (objects and
+their children); `lines_in_all` is 0 when not known yet."""
 
 
 @dataclass(slots=True)
@@ -325,7 +326,7 @@ async def _bulk_resource(
                 state.but(lines_done=safe, objects_done=count.objects, written=count.written)
             )
             if progress is not None:
-                progress(resource, count.objects, expected)
+                progress(resource, safe, expected)
         count.orphans = stats.orphans
     store.sync.save(
         state.but(

@@ -1,4 +1,4 @@
-"""The `cartwise` command: import, train, recommend, evaluate, serve and demo.
+"""The `cartwise` command: import, backfill, train, recommend, evaluate, serve and demo.
 
 Every `CartwiseError` becomes `error: <message>` on stderr and exit code 2; Ctrl+C exits 130.
 Layer 5: may import everything; heavy modules are imported by the command that needs them, so
@@ -105,6 +105,21 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", type=Path, required=True, metavar="DIR")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    back = command(
+        "backfill",
+        _cmd_backfill,
+        "Bring an installed Shopify shop's products and order history in, then train it.",
+    )
+    _add_shop(back)
+    back.add_argument(
+        "--again", action="store_true", help="run it again even where it finished before"
+    )
+    back.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="only fetch what changed since the last backfill or sync",
+    )
+
     serve = command("serve", _cmd_serve, "Serve the HTTP API.")
     _add_listen(serve)
 
@@ -194,6 +209,85 @@ class _Bars:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class _LineBars:
+    """One tqdm bar per resource of a backfill, counting result lines, on stderr."""
+
+    def __init__(self) -> None:
+        self._resource = ""
+        self._bar: tqdm[Any] | None = None
+
+    def __call__(self, resource: str, lines: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if resource != self._resource:
+            self.close()
+            self._resource = resource
+            self._bar = tqdm(
+                desc=resource, total=total or None, unit=" lines", file=sys.stderr, disable=None
+            )
+        if self._bar is not None:
+            self._bar.update(lines - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cartwise.backfill import backfill_shopify, reconcile_shopify
+    from cartwise.connector.shopify.admin import ShopifyAdmin
+    from cartwise.ingestion import EventProcessor
+    from cartwise.installs import app_credentials, current_token
+
+    settings = _settings(args)
+    with _store(settings) as store:
+        install = store.installs.get(args.shop)
+        if install is None or not install.active:
+            raise UnknownShop(
+                f"cartwise is not installed on {args.shop}: install the app on the shop first"
+            )
+        token = current_token(store, app_credentials(settings), args.shop)
+        processor = EventProcessor(
+            store, secret=settings.effective_secret_key(), settings=settings.jobs
+        )
+        bars = _LineBars()
+
+        async def run() -> Any:
+            async with ShopifyAdmin(
+                args.shop, token.access_token, api_version=settings.shopify.api_version
+            ) as admin:
+                if args.reconcile:
+                    return await reconcile_shopify(store, args.shop, admin, processor)
+                return await backfill_shopify(
+                    store,
+                    args.shop,
+                    admin,
+                    processor,
+                    full_history="read_all_orders" in token.scope.split(","),
+                    progress=bars,
+                    again=args.again,
+                )
+
+        try:
+            report = asyncio.run(run())
+        finally:
+            bars.close()
+        for resource, count in report.counts.items():
+            print(
+                f"{resource}: {count.objects} read, {count.written} written"
+                + (f", {count.skipped} unreadable" if count.skipped else "")
+                + (f", {count.orphans} lines without their parent" if count.orphans else "")
+            )
+        for state in store.sync.for_shop(args.shop):
+            if state.message:
+                print(f"note: {state.message}")
+        print("model trained" if report.trained else "model unchanged")
+    return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -142,17 +142,19 @@ def test_a_crashed_backfill_resumes_its_bulk_operation_without_duplicates(
     store: Store, fake: FakeAdmin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("cartwise.backfill.PAGE", 25)
-    seen: list[int] = []
+    pages: list[tuple[int, int]] = []
 
-    def crash_on_third_page(resource: str, stored: int, expected: int) -> None:
-        seen.append(stored)
-        if resource == "orders" and stored >= 75:
-            raise KeyboardInterrupt  # the process dies here
+    def crash_on_third_page(resource: str, lines: int, total: int) -> None:
+        if resource == "orders":
+            pages.append((lines, total))
+            if len(pages) == 3:
+                raise KeyboardInterrupt  # the process dies here
 
     with pytest.raises(KeyboardInterrupt):
         backfill(store, fake, progress=crash_on_third_page)
     state = store.sync.get(SHOP, "orders")
-    assert state is not None and state.status == "running" and state.lines_done > 0
+    assert state is not None and state.status == "running"
+    assert state.lines_done == pages[-1][0] and 0 < pages[0][0] < pages[-1][0] < pages[-1][1]
     assert store.orders.count(SHOP) == 75
     queries = len(fake.bulk_queries)
 
@@ -254,3 +256,50 @@ def test_an_install_queues_the_backfill_and_the_worker_runs_it(
     assert store.models.latest(SHOP) is not None and saved == [SHOP]
     assert all(s.status == "done" for s in store.sync.for_shop(SHOP))
     assert schedule_backfill(store, SHOP) is None  # done: not again
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> str:
+    for name, value in {
+        "CARTWISE_DATABASE_URL": sqlite_url,
+        "CARTWISE_DEMO_MODE": "false",
+        "CARTWISE_SECRET_KEY": SECRET.decode(),
+        "CARTWISE_SHOPIFY__CLIENT_ID": "cid",
+        "CARTWISE_SHOPIFY__CLIENT_SECRET": "shpss_" + "x" * 32,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return sqlite_url
+
+
+def test_the_backfill_command_runs_it_and_reports(
+    store: Store, fake: FakeAdmin, cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cartwise.cli import main
+    from cartwise.connector.shopify.tokens import OfflineToken
+    from cartwise.installs import save_install
+
+    save_install(
+        store, OfflineToken(SHOP, "shpat_x", "read_products,read_all_orders", None, None, None)
+    )
+    fake.polls_until_done = 0
+    with respx.mock(assert_all_called=False) as router:
+        fake.mount(router)
+        assert main(["backfill", "--shop", SHOP]) == 0
+        out = capsys.readouterr().out
+        assert "products: 20 read, 20 written" in out
+        assert "orders: 120 read, 120 written" in out
+        assert "model trained" in out
+        assert "created_at" not in fake.bulk_queries[1]  # read_all_orders: all history
+        assert main(["backfill", "--shop", SHOP, "--reconcile"]) == 0
+        out = capsys.readouterr().out
+        assert "orders: " in out and " 0 written" in out and "model unchanged" in out
+    assert store.orders.count(SHOP) == 120
+
+
+def test_the_backfill_command_refuses_a_shop_not_installed(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cartwise.cli import main
+
+    assert main(["backfill", "--shop", SHOP]) == 2
+    assert "not installed" in capsys.readouterr().err

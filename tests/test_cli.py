@@ -62,7 +62,7 @@ def imported(tmp_path: Path, db: str) -> str:
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("import", "train", "recommend", "evaluate", "serve", "demo"):
+    for command in ("import", "backfill", "train", "recommend", "evaluate", "serve", "demo"):
         assert command in out
 
 
