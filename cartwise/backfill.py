@@ -118,13 +118,15 @@ class _Writer:
             accepted = tx.versions.accept_many(
                 self.shop, "product", {pid: p.version_at() or now for pid, p in parsed.items()}
             )
+            held = {pid: parsed[pid] for pid in parsed if pid in accepted}
+            stocks = tx.inventory.replace_variants_many(
+                self.shop, {pid: _variants(p) for pid, p in held.items()}
+            )
             records = []
-            for pid in accepted:
-                held = parsed[pid]
-                tx.inventory.replace_variants(self.shop, pid, _variants(held))
-                product = held.to_product()
-                if held.variants:
-                    stock, _ = tx.inventory.product_stock(self.shop, pid)
+            for pid, payload in held.items():
+                product = payload.to_product()
+                if pid in stocks:
+                    stock = stocks[pid]
                     product = replace(
                         product,
                         stock=stock,

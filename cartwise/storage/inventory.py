@@ -66,6 +66,74 @@ class InventoryRepository:
                     ],
                 )
 
+    def replace_variants_many(
+        self, domain: str, by_product: dict[str, list[VariantRecord]]
+    ) -> dict[str, int | None]:
+        """`replace_variants` for a page of products, then their stock as `product_stock`
+        gives it (None: unlimited), for products with variants: a few statements per page."""
+        if not by_product:
+            return {}
+        with self._runner.write(f"saving variants of {len(by_product)} products") as conn:
+            shop_id = require_shop_id(conn, domain)
+            for chunk in chunked(by_product, 500):
+                conn.execute(
+                    delete(variants).where(
+                        variants.c.shop_id == shop_id, variants.c.product_id.in_(chunk)
+                    )
+                )
+            rows = {
+                v.variant_id: {
+                    "shop_id": shop_id,
+                    "variant_id": v.variant_id,
+                    "product_id": pid,
+                    "inventory_item_id": v.inventory_item_id,
+                    "stock": v.stock,
+                }
+                for pid, records in by_product.items()
+                for v in records
+            }
+            if rows:
+                stmt = insert_for(conn, variants)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[variants.c.shop_id, variants.c.variant_id],
+                        set_={
+                            "product_id": stmt.excluded.product_id,
+                            "inventory_item_id": stmt.excluded.inventory_item_id,
+                            "stock": stmt.excluded.stock,
+                        },
+                    ),
+                    list(rows.values()),
+                )
+            items = [str(r["inventory_item_id"]) for r in rows.values() if r["inventory_item_id"]]
+            levels: dict[str, int] = {}
+            for chunk in chunked(items, 500):
+                for item, available in conn.execute(
+                    select(
+                        inventory_levels.c.inventory_item_id, inventory_levels.c.available
+                    ).where(
+                        inventory_levels.c.shop_id == shop_id,
+                        inventory_levels.c.inventory_item_id.in_(chunk),
+                    )
+                ):
+                    if available is not None:
+                        levels[item] = levels.get(item, 0) + max(0, available)
+        stocks: dict[str, int | None] = {}
+        for pid, records in by_product.items():
+            if not records:
+                continue
+            total: int | None = 0
+            for v in records:
+                if v.inventory_item_id in levels:
+                    total = None if total is None else total + levels[v.inventory_item_id]
+                elif v.stock is None:
+                    total = None
+                    break
+                elif total is not None:
+                    total += max(0, v.stock)
+            stocks[pid] = total
+        return stocks
+
     def products_of_variants(self, domain: str, variant_ids: Iterable[str]) -> dict[str, str]:
         """variant id → product id, for the variants that are known."""
         found: dict[str, str] = {}

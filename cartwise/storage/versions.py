@@ -67,30 +67,31 @@ class VersionRepository:
         if not versions:
             return accepted
         with self._runner.write(f"versioning {len(versions)} {kind}s of {domain!r}") as conn:
-            for chunk in chunked(versions.items(), 400):
-                stmt = insert_for(conn, resource_versions).values(
-                    [
-                        {
-                            "shop_domain": domain,
-                            "kind": kind,
-                            "resource_id": rid,
-                            "version_at": to_utc(at),
-                        }
-                        for rid, at in chunk
-                    ]
-                )
-                rows = conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[
-                            resource_versions.c.shop_domain,
-                            resource_versions.c.kind,
-                            resource_versions.c.resource_id,
-                        ],
-                        set_={"version_at": stmt.excluded.version_at},
-                        where=resource_versions.c.version_at < stmt.excluded.version_at,
-                    ).returning(resource_versions.c.resource_id)
-                )
-                accepted.update(str(r) for r in rows.scalars())
+            stmt = insert_for(conn, resource_versions)
+            upsert = stmt.on_conflict_do_update(
+                index_elements=[
+                    resource_versions.c.shop_domain,
+                    resource_versions.c.kind,
+                    resource_versions.c.resource_id,
+                ],
+                set_={"version_at": stmt.excluded.version_at},
+                where=resource_versions.c.version_at < stmt.excluded.version_at,
+            ).returning(resource_versions.c.resource_id)
+            # One cached statement run over many rows (SQLAlchemy batches it as multi-row
+            # VALUES): compiling a new statement per page cost more than the writes.
+            rows = conn.execute(
+                upsert,
+                [
+                    {
+                        "shop_domain": domain,
+                        "kind": kind,
+                        "resource_id": rid,
+                        "version_at": to_utc(at),
+                    }
+                    for rid, at in versions.items()
+                ],
+            )
+            accepted.update(str(r) for r in rows.scalars())
         return accepted
 
     def get(self, domain: str, kind: str, resource_id: str) -> datetime | None:

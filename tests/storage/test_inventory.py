@@ -136,3 +136,24 @@ def test_delete_removes_one_product(db: storage.Store, domain: str) -> None:
     assert db.products.count(OTHER) == 1
     with pytest.raises(UnknownShop):
         db.products.delete("nowhere.example", "p1")
+
+
+def test_replacing_many_gives_what_replacing_one_by_one_gives(
+    db: storage.Store, domain: str
+) -> None:
+    """The backfill's batched path against the webhook path, on the same products: location
+    levels, payload stock, untracked variants, a moved variant and a product without any."""
+    db.inventory.set_level(domain, "i1", "loc-a", 4)
+    db.inventory.set_level(domain, "i1", "loc-b", 3)
+    db.inventory.set_level(domain, "i5", "loc-a", None)
+    db.inventory.replace_variants(domain, "old", [VariantRecord("v9", "old", "i9", 1)])
+    page = {
+        "p1": [VariantRecord("v1", "p1", "i1", 100), VariantRecord("v2", "p1", "i2", 5)],
+        "p2": [VariantRecord("v3", "p2", "i3", 2), VariantRecord("v4", "p2", None, None)],
+        "p3": [VariantRecord("v5", "p3", "i5", 6), VariantRecord("v9", "p3", "i9", 1)],
+        "p4": [],
+    }
+    stocks = db.inventory.replace_variants_many(domain, page)
+    batched = {pid: db.inventory.product_stock(domain, pid)[0] for pid in page if page[pid]}
+    assert stocks == batched == {"p1": 12, "p2": None, "p3": 7}
+    assert db.inventory.products_of_variants(domain, ["v9"]) == {"v9": "p3"}
