@@ -98,7 +98,8 @@ def running(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Ite
 
 
 def ab(url: str, body: Path, n: int, c: int, headers: dict[str, str]) -> dict[str, float]:
-    cmd = ["ab", "-q", "-k", "-n", str(n), "-c", str(c), "-t", "120", "-p", str(body)]
+    # -t before -n: ab's -t alone means 50,000 requests, and the later flag wins.
+    cmd = ["ab", "-q", "-k", "-t", "120", "-n", str(n), "-c", str(c), "-p", str(body)]
     cmd += ["-T", "application/json"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
