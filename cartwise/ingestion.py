@@ -5,7 +5,8 @@ deliveries and stale retries (Shopify retries carry the payload as it was when t
 never double-count an order or overwrite newer state. New orders and carts are folded into the
 shop's model at once (`HybridRecommender.update`); changes to orders already counted (edits,
 cancellations) schedule a rebuild from storage, which takes them back out.
-Layer 4: imports storage, the Shopify payload models, the recommender, training and privacy.
+Layer 4: imports storage, the Shopify payload models, the Magento records, the recommender,
+training and privacy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cartwise.connector.magento.records import CatalogRecord, OrderRecord, event_record
 from cartwise.connector.shopify.payloads import (
     CartPayload,
     CheckoutPayload,
@@ -36,6 +38,7 @@ from cartwise.recommender import HybridRecommender, Interaction
 from cartwise.recommender.records import cart_interactions, to_interactions
 from cartwise.settings import JobSettings
 from cartwise.storage import Job, RawEvent, Store, VariantRecord
+from cartwise.webhooks.magento import MAGENTO_TOPIC_PREFIX
 
 __all__ = [
     "REBUILD",
@@ -124,8 +127,11 @@ class EventProcessor:
 
     def _apply(self, event: RawEvent, batch: ShopBatch) -> None:
         try:
-            payload = parse(event.topic, event.body)
-            status = self._dispatch(event, payload, batch)
+            if event.topic.startswith(MAGENTO_TOPIC_PREFIX):
+                status = self._magento(event, batch)
+            else:
+                payload = parse(event.topic, event.body)
+                status = self._dispatch(event, payload, batch)
         except InvalidPayload as exc:
             self._store.events.dead_letter(
                 event.shop,
@@ -141,6 +147,27 @@ class EventProcessor:
         except NotFound:
             return  # the event went with the rest of its shop's data (shop/redact)
         self._store.events.clear_body(event.id)
+
+    def _magento(self, event: RawEvent, batch: ShopBatch) -> str:
+        """A delivery of the cartwise Magento module, applied through the same platform-neutral
+        methods as Shopify's deliveries."""
+        shop = event.shop
+        event_name = event.topic.removeprefix(MAGENTO_TOPIC_PREFIX)
+        record = event_record(event_name, event.body, lambda cid: self.customer_key(shop, cid))
+        if record is None:
+            return "ignored"
+        self._store.shops.ensure(ShopRef(shop, Platform.MAGENTO))
+        if isinstance(record, OrderRecord):
+            segments = segment_keys(country=record.country)
+            return self.apply_order(shop, record.order, record.version, segments, batch)
+        if isinstance(record, CatalogRecord):
+            variants = [
+                VariantRecord(v.variant_id, v.product_id, inventory_item_id=v.sku, stock=v.stock)
+                for v in record.variants
+            ]
+            version = record.version or event.received_at
+            return self.apply_product(shop, record.product, variants, version)
+        return self.apply_cart(shop, record, batch)
 
     def _dispatch(self, event: RawEvent, payload: Any, batch: ShopBatch) -> str:
         shop, topic = event.shop, event.topic

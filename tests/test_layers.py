@@ -34,6 +34,7 @@ LAYERS = {
     "jobs": 4,
     "ingestion": 4,
     "backfill": 4,
+    "magento_stores": 4,
     "evaluation": 4,
     "api": 5,
     "cli": 5,

@@ -52,6 +52,7 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         },
         "/proxy/recommendations": {"get": _proxy_op()},
         "/webhooks/shopify": {"post": _webhook_op()},
+        "/webhooks/magento": {"post": _magento_webhook_op()},
         "/auth/install": {"get": _install_op()},
         "/auth/callback": {"get": _callback_op()},
         "/auth/token-exchange": {"post": _token_exchange_op()},
@@ -126,6 +127,13 @@ _SCHEMES = {
         "name": "signature",
         "description": "Shopify's app proxy signature over the query string.",
     },
+    "magentoSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Cartwise-Signature",
+        "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with the '
+        "store's signing secret; X-Cartwise-Store names the store.",
+    },
     "webhookSignature": {
         "type": "apiKey",
         "in": "header",
@@ -195,6 +203,39 @@ def _webhook_op() -> dict[str, Any]:
             "401": _error("`invalid_signature`: the signature or its headers are wrong."),
             "413": _error("`payload_too_large`."),
             "503": _error("`storage_unavailable`: Shopify will retry."),
+        },
+    }
+
+
+def _magento_webhook_op() -> dict[str, Any]:
+    headers = [
+        ("X-Cartwise-Store", "The store's shop key, as shown when it was connected."),
+        ("X-Cartwise-Event", "`order_placed`, `cart_saved` or `product_saved`."),
+        ("X-Cartwise-Event-Id", "Unique per event; the same id is stored once."),
+    ]
+    return {
+        "operationId": "magentoWebhook",
+        "summary": "Events of the cartwise Magento module: orders, carts and products.",
+        "security": [{"magentoSignature": []}],
+        "parameters": [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "description": description,
+                "schema": {"type": "string"},
+            }
+            for name, description in headers
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+        "responses": {
+            "200": {"description": "Stored, a duplicate, or dead-lettered (`status`)."},
+            "401": _error(
+                "`invalid_signature`: unknown store, missing, wrong or stale signature, or "
+                "missing event headers; nothing is stored."
+            ),
+            "413": _error("`payload_too_large`."),
+            "503": _error("`storage_unavailable`: the module retries."),
         },
     }
 
