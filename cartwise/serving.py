@@ -6,6 +6,7 @@ Layer 4: imports storage, the recommender and layer 0; never Flask or anything f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
-from cartwise.cache import MemoryCache
+from cartwise.cache import Cache
 from cartwise.domain import Product, ShopRules
 from cartwise.errors import UnknownShop
 from cartwise.recommender import HybridRecommender, Recommendation
@@ -39,7 +40,7 @@ __all__ = [
     "recommend",
 ]
 
-ResponseCache = MemoryCache[RecommendationResponse]
+ResponseCache = Cache[RecommendationResponse]
 """Answers by (shop, model version, rules, customer, segments, request)."""
 
 _FROM_REQUEST = object()
@@ -279,13 +280,8 @@ def recommend(
     key = None
     version = (loaded.version, loaded.created_at) if loaded is not None else None
     if cache is not None and request.session_id:
-        key = (
-            shop,
-            version,
-            rules,
-            who,
-            tuple(segments),
-            request.model_dump_json(exclude={"customer_id"}),
+        key = response_key(
+            shop, version, rules, who, segments, request.model_dump_json(exclude={"customer_id"})
         )
         hit = cache.get(key)
         if hit is not None:
@@ -338,6 +334,35 @@ def recommend(
     if catalog is not None and shared_key is not None:
         catalog.keep_answer(shop, shared_key, answer)
     return answer
+
+
+def response_key(
+    shop: str,
+    version: tuple[int, datetime | None] | None,
+    rules: ShopRules,
+    who: str | None,
+    segments: Sequence[str],
+    request_json: str,
+) -> str:
+    """The cache key of one session's answer: shop and model version in the clear (a retrain
+    changes every key), the rest hashed, as it holds the shopper's keyed id."""
+    model = "none" if version is None else f"{version[0]}-{_stamp(version[1])}"
+    digest = hashlib.sha256(repr((rules, who, tuple(segments), request_json)).encode()).hexdigest()[
+        :32
+    ]
+    return f"answer:{shop}:{model}:{digest}"
+
+
+def _stamp(at: datetime | None) -> str:
+    return "0" if at is None else str(int(at.timestamp() * 1000))
+
+
+def encode_response(answer: RecommendationResponse) -> bytes:
+    return answer.model_dump_json().encode()
+
+
+def decode_response(raw: bytes) -> RecommendationResponse:
+    return RecommendationResponse.model_validate_json(raw)
 
 
 def _shop_rules(store: Store, shop: str, catalog: CatalogCache | None) -> ShopRules:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cartwise import storage
+from cartwise import cache, storage
 from cartwise.api import (
     admin,
     compression,
@@ -20,13 +20,22 @@ from cartwise.api import (
     webhooks,
 )
 from cartwise.jobs import Worker, build_worker
-from cartwise.serving import CatalogCache, ModelRegistry
+from cartwise.serving import (
+    CatalogCache,
+    ModelRegistry,
+    ResponseCache,
+    decode_response,
+    encode_response,
+)
 from cartwise.settings import Settings
 from cartwise.storage import Store
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 MAX_BODY_BYTES = 1024 * 1024
+
+RESPONSE_TTL_SECONDS = 30.0
+"""How long one session's answer to the same cart and model is reused (a re-render, a retry)."""
 """Larger request bodies are refused with 413 `payload_too_large` before they are read."""
 
 
@@ -59,10 +68,17 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     run_worker = settings.jobs.in_process if start_worker is None else start_worker
+    responses: ResponseCache = cache.open(
+        settings.redis_url,
+        ttl=RESPONSE_TTL_SECONDS,
+        encode=encode_response,
+        decode=decode_response,
+    )
     bound = context.Services(
         settings,
         store,
         registry,
+        responses=responses,
         wake_worker=worker.wake if run_worker else None,
         catalog=catalog,
     )

@@ -9,6 +9,7 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from cartwise.cache import MemoryCache
 from cartwise.serving import CatalogCache, ModelRegistry, ResponseCache
 from cartwise.settings import Settings
 from cartwise.storage import Store
@@ -25,7 +26,7 @@ class Services:
     settings: Settings
     store: Store
     registry: ModelRegistry
-    responses: ResponseCache = field(default_factory=lambda: ResponseCache(ttl=30.0))
+    responses: ResponseCache = field(default_factory=lambda: MemoryCache(ttl=30.0))
     wake_worker: Callable[[], None] | None = None
     catalog: CatalogCache | None = None
 

@@ -1,0 +1,125 @@
+"""A cache on Redis, shared by every worker and host, that never fails its caller.
+
+Redis is a cache here, never the system of record: any error (refused, timed out, a reply that
+does not decode) counts as a miss or a skipped write, is logged once per outage, and makes the
+cache stand aside for `cooldown` seconds so an outage costs each request nothing (not a socket
+timeout apiece). Short socket timeouts keep a slow Redis from holding a storefront answer.
+Layer 2: imports nothing from cartwise but layer 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import redis
+
+__all__ = ["RedisCache"]
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+
+class RedisCache(Generic[V]):
+    """Values under `namespace:key` for `ttl` seconds, stored as `encode(value)` bytes."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float,
+        encode: Callable[[V], bytes],
+        decode: Callable[[bytes], V],
+        namespace: str = "cartwise",
+        timeout: float = 0.05,
+        cooldown: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=0,
+            retry_on_timeout=False,
+        )
+        self._ttl_ms = max(1, int(ttl * 1000))
+        self._encode = encode
+        self._decode = decode
+        self._prefix = f"{namespace}:"
+        self._cooldown = cooldown
+        self._clock = clock
+        self._down_until = 0.0
+        self._down = False
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+
+    @property
+    def available(self) -> bool:
+        """False while standing aside after an error."""
+        return self._clock() >= self._down_until
+
+    def get(self, key: str) -> V | None:
+        if not self.available:
+            self.misses += 1
+            return None
+        try:
+            raw = self._client.get(self._prefix + key)
+        except redis.RedisError as exc:
+            self._failed(exc)
+            self.misses += 1
+            return None
+        self._recovered()
+        if raw is None:
+            self.misses += 1
+            return None
+        try:
+            value = self._decode(raw)  # type: ignore[arg-type]
+        except Exception as exc:  # a value written by another version, or damaged
+            log.warning("dropping an unreadable cache entry %s: %s", key, exc)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def set(self, key: str, value: V) -> None:
+        if not self.available:
+            return
+        try:
+            self._client.set(self._prefix + key, self._encode(value), px=self._ttl_ms)
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return
+        self._recovered()
+
+    def clear(self) -> None:
+        """Drop every key of the namespace (tests, and an operator's reset)."""
+        try:
+            keys = list(self._client.scan_iter(match=self._prefix + "*", count=500))
+            if keys:
+                self._client.delete(*keys)
+        except redis.RedisError as exc:
+            self._failed(exc)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        with self._lock:
+            self._down_until = self._clock() + self._cooldown
+            if not self._down:
+                self._down = True
+                log.warning("the Redis cache is unavailable, answering without it: %s", exc)
+
+    def _recovered(self) -> None:
+        if self._down:
+            with self._lock:
+                if self._down:
+                    self._down = False
+                    log.info("the Redis cache is back")
