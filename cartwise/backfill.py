@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cartwise.connector.magento.client import MagentoClient
+from cartwise.connector.magento.records import order_record
 from cartwise.connector.shopify.admin import BulkOperation, ShopifyAdmin
 from cartwise.connector.shopify.bulk import (
     AssemblyStats,
@@ -34,7 +36,13 @@ from cartwise.connector.shopify.bulk import (
 from cartwise.connector.shopify.payloads import OrderPayload, ProductPayload
 from cartwise.domain import Order, Platform, ShopRef
 from cartwise.errors import ModelNotTrained, UpstreamError, UpstreamRejected
-from cartwise.ingestion import EventProcessor, ShopBatch, order_segments, variant_stock
+from cartwise.ingestion import (
+    EventProcessor,
+    ShopBatch,
+    order_segments,
+    segment_keys,
+    variant_stock,
+)
 from cartwise.storage import Store, SyncState, VariantRecord
 from cartwise.training import train_shop
 
@@ -44,6 +52,7 @@ __all__ = [
     "RECONCILE",
     "BackfillReport",
     "Progress",
+    "backfill_magento",
     "backfill_shopify",
     "reconcile_shopify",
 ]
@@ -148,9 +157,17 @@ class _Writer:
                 continue
             order = payload.to_order(customer_key=lambda cid: processor.customer_key(shop, cid))
             parsed[order.order_id] = (order, payload.version_at(), order_segments(payload))
+        self.store_orders(parsed, count)
+
+    def store_orders(
+        self, parsed: dict[str, tuple[Order, datetime, list[str]]], count: ResourceCount
+    ) -> None:
+        """Store a page of orders (customers already keyed hashes): new ones in a few bulk
+        statements, changes to orders already held through the webhook path one by one."""
+        shop, processor = self.shop, self.processor
         parsed = self._not_redacted(parsed)
         known = self.store.orders.existing(shop, parsed)
-        for order_id in known:  # changes to orders already held: the webhook path, one by one
+        for order_id in known:
             order, version, segments = parsed.pop(order_id)
             if processor.apply_order(shop, order, version, segments, self.batch) == "processed":
                 count.written += 1
@@ -451,3 +468,104 @@ def _write(
         writer.products(page, count)
     else:
         writer.orders(page, count)
+
+
+# -- Magento --------------------------------------------------------------------------------
+
+
+async def backfill_magento(
+    store: Store,
+    shop: str,
+    client: MagentoClient,
+    processor: EventProcessor,
+    *,
+    reconcile: bool = False,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> BackfillReport:
+    """Bring a connected Magento store's catalog and orders in through its REST API, then
+    train; with `reconcile`, only what changed since the last run (less ten minutes).
+
+    Listings come oldest change first, and after each page the sync state records the newest
+    change stored, so a run that stopped half-way is taken up from there by the next one.
+    """
+    started = now or datetime.now(UTC)
+    store.shops.ensure(ShopRef(shop, Platform.MAGENTO))
+    report = BackfillReport(shop)
+    writer = _Writer(store, shop, processor)
+    for resource in ("products", "orders"):
+        state = store.sync.get(shop, resource)
+        since: datetime | None = None
+        if state is not None and state.synced_until is not None:
+            if state.status == "done" and not reconcile:
+                report.count(resource).objects = state.objects_done
+                continue
+            since = state.synced_until - RECONCILE_OVERLAP
+        if state is None:
+            state = SyncState(shop, resource, "running")
+        state = store.sync.save(state.but(status="running"))
+        count = report.count(resource)
+        if resource == "products":
+            items: AsyncIterator[Any] = client.products(updated_since=since)
+        else:
+            items = client.orders(updated_since=since)
+        page: list[Any] = []
+        async for item in items:
+            page.append(item)
+            if len(page) >= PAGE:
+                state = _magento_page(writer, resource, page, count, state, store)
+                if progress is not None:
+                    progress(resource, count.objects, 0)
+                page = []
+        if page:
+            state = _magento_page(writer, resource, page, count, state, store)
+            if progress is not None:
+                progress(resource, count.objects, 0)
+        store.sync.save(
+            state.but(status="done", synced_until=started, objects_done=state.objects_done)
+        )
+    if any(c.written for c in report.counts.values()):
+        report.trained = _train(store, shop, processor)
+    store.magento.mark_synced(shop, started)
+    return report
+
+
+def _magento_page(
+    writer: _Writer,
+    resource: str,
+    page: list[Any],
+    count: ResourceCount,
+    state: SyncState,
+    store: Store,
+) -> SyncState:
+    shop, processor = writer.shop, writer.processor
+    newest: datetime | None = None
+    if resource == "products":
+        for record in page:
+            variants = [
+                VariantRecord(v.variant_id, v.product_id, inventory_item_id=v.sku, stock=v.stock)
+                for v in record.variants
+            ]
+            version = record.version or datetime.now(UTC)
+            newest = max(newest, version) if newest else version
+            status = processor.apply_product(shop, record.product, variants, version)
+            count.written += status == "processed"
+    else:
+        parsed: dict[str, tuple[Order, datetime, list[str]]] = {}
+        for payload in page:
+            record = order_record(payload, lambda cid: processor.customer_key(shop, cid))
+            parsed[record.order.order_id] = (
+                record.order,
+                record.version,
+                segment_keys(country=record.country),
+            )
+            newest = max(newest, record.version) if newest else record.version
+        writer.store_orders(parsed, count)
+    count.objects += len(page)
+    return store.sync.save(
+        state.but(
+            objects_done=state.objects_done + len(page),
+            written=state.written + count.written,
+            synced_until=newest if newest is not None else state.synced_until,
+        )
+    )

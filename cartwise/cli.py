@@ -108,9 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     back = command(
         "backfill",
         _cmd_backfill,
-        "Bring an installed Shopify shop's products and order history in, then train it.",
+        "Bring a shop's products and order history in (an installed Shopify shop, or a "
+        "connected Magento store), then train it.",
     )
-    _add_shop(back)
+    which = back.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shop", type=_domain, metavar="DOMAIN", help="an installed Shopify shop")
+    which.add_argument(
+        "--magento-url", metavar="URL", help="a Magento store connected with magento-connect"
+    )
+    back.add_argument("--store-code", default=None, help="the Magento store view, if one")
     back.add_argument(
         "--again", action="store_true", help="run it again even where it finished before"
     )
@@ -118,6 +124,26 @@ def _parser() -> argparse.ArgumentParser:
         "--reconcile",
         action="store_true",
         help="only fetch what changed since the last backfill or sync",
+    )
+
+    connect = command(
+        "magento-connect",
+        _cmd_magento_connect,
+        "Connect a Magento 2 store with its integration's credentials; prints the secret its "
+        "cartwise module signs deliveries with.",
+    )
+    connect.add_argument("--url", required=True, help="the store's https base URL")
+    connect.add_argument("--store-code", default=None, help="one store view (e.g. de)")
+    connect.add_argument(
+        "--bearer",
+        action="store_true",
+        help="send the access token as a Bearer token (the store must allow it) instead of "
+        "signing with OAuth 1.0a",
+    )
+    connect.epilog = (
+        "The integration's credentials are read from CARTWISE_MAGENTO_CONSUMER_KEY, "
+        "CARTWISE_MAGENTO_CONSUMER_SECRET, CARTWISE_MAGENTO_ACCESS_TOKEN and "
+        "CARTWISE_MAGENTO_ACCESS_TOKEN_SECRET (kept out of the shell history)."
     )
 
     serve = command("serve", _cmd_serve, "Serve the HTTP API.")
@@ -239,42 +265,24 @@ class _LineBars:
 def _cmd_backfill(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cartwise.backfill import backfill_shopify, reconcile_shopify
-    from cartwise.connector.shopify.admin import ShopifyAdmin
     from cartwise.ingestion import EventProcessor
-    from cartwise.installs import app_credentials, current_token
 
     settings = _settings(args)
     with _store(settings) as store:
-        install = store.installs.get(args.shop)
-        if install is None or not install.active:
-            raise UnknownShop(
-                f"cartwise is not installed on {args.shop}: install the app on the shop first"
-            )
-        token = current_token(store, app_credentials(settings), args.shop)
         processor = EventProcessor(
             store, secret=settings.effective_secret_key(), settings=settings.jobs
         )
         bars = _LineBars()
-
-        async def run() -> Any:
-            async with ShopifyAdmin(
-                args.shop, token.access_token, api_version=settings.shopify.api_version
-            ) as admin:
-                if args.reconcile:
-                    return await reconcile_shopify(store, args.shop, admin, processor)
-                return await backfill_shopify(
-                    store,
-                    args.shop,
-                    admin,
-                    processor,
-                    full_history="read_all_orders" in token.scope.split(","),
-                    progress=bars,
-                    again=args.again,
-                )
-
         try:
-            report = asyncio.run(run())
+            if args.magento_url:
+                shop, report = asyncio.run(
+                    _magento_backfill(args, settings, store, processor, bars)
+                )
+            else:
+                shop, report = (
+                    args.shop,
+                    asyncio.run(_shopify_backfill(args, settings, store, processor, bars)),
+                )
         finally:
             bars.close()
         for resource, count in report.counts.items():
@@ -283,10 +291,111 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
                 + (f", {count.skipped} unreadable" if count.skipped else "")
                 + (f", {count.orphans} lines without their parent" if count.orphans else "")
             )
-        for state in store.sync.for_shop(args.shop):
+        for state in store.sync.for_shop(shop):
             if state.message:
                 print(f"note: {state.message}")
         print("model trained" if report.trained else "model unchanged")
+    return 0
+
+
+async def _shopify_backfill(
+    args: argparse.Namespace, settings: Settings, store: Store, processor: Any, bars: _LineBars
+) -> Any:
+    from cartwise.backfill import backfill_shopify, reconcile_shopify
+    from cartwise.connector.shopify.admin import ShopifyAdmin
+    from cartwise.installs import app_credentials, current_token
+
+    install = store.installs.get(args.shop)
+    if install is None or not install.active:
+        raise UnknownShop(
+            f"cartwise is not installed on {args.shop}: install the app on the shop first"
+        )
+    token = current_token(store, app_credentials(settings), args.shop)
+    async with ShopifyAdmin(
+        args.shop, token.access_token, api_version=settings.shopify.api_version
+    ) as admin:
+        if args.reconcile:
+            return await reconcile_shopify(store, args.shop, admin, processor)
+        return await backfill_shopify(
+            store,
+            args.shop,
+            admin,
+            processor,
+            full_history="read_all_orders" in token.scope.split(","),
+            progress=bars,
+            again=args.again,
+        )
+
+
+async def _magento_backfill(
+    args: argparse.Namespace, settings: Settings, store: Store, processor: Any, bars: _LineBars
+) -> tuple[str, Any]:
+    from cartwise.backfill import backfill_magento
+    from cartwise.connector.magento.auth import IntegrationCredentials
+    from cartwise.connector.magento.client import MagentoClient
+    from cartwise.connector.magento.urls import shop_key, validate_store_code, validate_store_url
+
+    allow = settings.magento.allow_private_urls
+    target = validate_store_url(args.magento_url, allow_private=allow)
+    shop = shop_key(target, validate_store_code(args.store_code))
+    held = store.magento.get(shop)
+    if held is None or not held.active or not held.consumer_key:
+        raise UnknownShop(
+            f"the Magento store {shop} is not connected: run `cartwise magento-connect` first"
+        )
+    credentials = IntegrationCredentials(
+        held.consumer_key,
+        held.consumer_secret or "",
+        held.access_token or "",
+        held.access_token_secret or "",
+        bearer=held.use_bearer,
+    )
+    async with MagentoClient(
+        held.base_url, credentials, store_code=held.store_code, allow_private=allow
+    ) as client:
+        report = await backfill_magento(
+            store,
+            shop,
+            client,
+            processor,
+            reconcile=args.reconcile or args.again,
+            progress=bars,
+        )
+    return shop, report
+
+
+def _cmd_magento_connect(args: argparse.Namespace) -> int:
+    import os
+
+    from cartwise.connector.magento.auth import IntegrationCredentials
+    from cartwise.magento_stores import connect_store
+
+    names = {
+        "consumer_key": "CARTWISE_MAGENTO_CONSUMER_KEY",
+        "consumer_secret": "CARTWISE_MAGENTO_CONSUMER_SECRET",
+        "access_token": "CARTWISE_MAGENTO_ACCESS_TOKEN",
+        "access_token_secret": "CARTWISE_MAGENTO_ACCESS_TOKEN_SECRET",
+    }
+    values = {field: os.environ.get(env, "") for field, env in names.items()}
+    needed = ["access_token"] if args.bearer else list(names)
+    missing = [names[f] for f in needed if not values[f]]
+    if missing:
+        raise InvalidRequest(f"set {', '.join(missing)} to the integration's credentials")
+    try:
+        credentials = IntegrationCredentials(**values, bearer=args.bearer)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    settings = _settings(args)
+    with _store(settings) as store:
+        shop, secret = connect_store(
+            store,
+            args.url,
+            credentials,
+            store_code=args.store_code,
+            allow_private=settings.magento.allow_private_urls,
+        )
+    print(f"connected {shop}")
+    print(f"signing secret (enter it in the cartwise module's configuration; shown once): {secret}")
     return 0
 
 
