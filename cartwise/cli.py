@@ -331,28 +331,13 @@ async def _magento_backfill(
     args: argparse.Namespace, settings: Settings, store: Store, processor: Any, bars: _LineBars
 ) -> tuple[str, Any]:
     from cartwise.backfill import backfill_magento
-    from cartwise.connector.magento.auth import IntegrationCredentials
-    from cartwise.connector.magento.client import MagentoClient
     from cartwise.connector.magento.urls import shop_key, validate_store_code, validate_store_url
+    from cartwise.magento_stores import client_for
 
     allow = settings.magento.allow_private_urls
     target = validate_store_url(args.magento_url, allow_private=allow)
     shop = shop_key(target, validate_store_code(args.store_code))
-    held = store.magento.get(shop)
-    if held is None or not held.active or not held.consumer_key:
-        raise UnknownShop(
-            f"the Magento store {shop} is not connected: run `cartwise magento-connect` first"
-        )
-    credentials = IntegrationCredentials(
-        held.consumer_key,
-        held.consumer_secret or "",
-        held.access_token or "",
-        held.access_token_secret or "",
-        bearer=held.use_bearer,
-    )
-    async with MagentoClient(
-        held.base_url, credentials, store_code=held.store_code, allow_private=allow
-    ) as client:
+    async with client_for(store, shop, allow_private=allow) as client:
         report = await backfill_magento(
             store,
             shop,
@@ -394,7 +379,8 @@ def _cmd_magento_connect(args: argparse.Namespace) -> int:
             store_code=args.store_code,
             allow_private=settings.magento.allow_private_urls,
         )
-    print(f"connected {shop}")
+    print(f"connected {shop}; its history backfill is queued for the server's job worker, or")
+    print(f"run it now: cartwise backfill --magento-url {args.url}")
     print(f"signing secret (enter it in the cartwise module's configuration; shown once): {secret}")
     return 0
 

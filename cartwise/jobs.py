@@ -17,12 +17,19 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from cartwise.backfill import BACKFILL, RECONCILE, backfill_shopify, reconcile_shopify
+from cartwise.backfill import (
+    BACKFILL,
+    RECONCILE,
+    backfill_magento,
+    backfill_shopify,
+    reconcile_shopify,
+)
 from cartwise.connector.shopify.admin import ShopifyAdmin
 from cartwise.connector.shopify.subscriptions import ensure_webhook_subscriptions
 from cartwise.errors import CartwiseError, ModelNotTrained, UnknownShop
 from cartwise.ingestion import REBUILD, EventProcessor
 from cartwise.installs import app_credentials, current_token
+from cartwise.magento_stores import client_for
 from cartwise.settings import Settings
 from cartwise.storage import Job, Store
 from cartwise.training import train_shop
@@ -196,8 +203,19 @@ def build_worker(
         token = current_token(store, app_credentials(settings), shop)
         return ShopifyAdmin(shop, token.access_token, api_version=settings.shopify.api_version)
 
+    def magento(shop: str, *, reconcile: bool) -> None:
+        async def run() -> None:
+            allow = settings.magento.allow_private_urls
+            async with client_for(store, shop, allow_private=allow) as client:
+                await backfill_magento(store, shop, client, processor, reconcile=reconcile)
+
+        asyncio.run(run())
+
     def backfill(jobs: Sequence[Job]) -> None:
         for shop in dict.fromkeys(job.shop for job in jobs):
+            if store.magento.get(shop) is not None:
+                magento(shop, reconcile=False)
+                continue
             install = store.installs.get(shop)
             if install is None or not install.active:
                 continue
@@ -220,6 +238,9 @@ def build_worker(
 
     def reconcile(jobs: Sequence[Job]) -> None:
         for shop in dict.fromkeys(job.shop for job in jobs):
+            if store.magento.get(shop) is not None:
+                magento(shop, reconcile=True)
+                continue
             if not store.installs.is_active(shop):
                 continue
 
@@ -230,9 +251,11 @@ def build_worker(
             asyncio.run(run())
 
     def schedule_reconciliations() -> None:
-        for shop in store.shops.list():
-            if store.installs.is_active(shop.domain) and store.sync.for_shop(shop.domain):
-                store.jobs.enqueue(RECONCILE, shop.domain, dedupe_key=f"{RECONCILE}:{shop.domain}")
+        shops = [s.domain for s in store.shops.list() if store.installs.is_active(s.domain)]
+        shops += [m.shop for m in store.magento.list()]
+        for shop in shops:
+            if store.sync.for_shop(shop):
+                store.jobs.enqueue(RECONCILE, shop, dedupe_key=f"{RECONCILE}:{shop}")
 
     def schedule_rebuilds() -> None:
         for shop in store.shops.list():

@@ -69,6 +69,8 @@ SAME_LAYER_ARROWS = {
     ("jobs", "backfill"),
     ("jobs", "installs"),
     ("installs", "backfill"),
+    ("magento_stores", "backfill"),
+    ("jobs", "magento_stores"),
 }
 SDK = "sdk"
 FACADE = "__init__"

@@ -75,7 +75,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def connected(store: Store) -> tuple[str, str]:
     """(shop key, signing secret) of a connected store."""
-    return connect_store(store, STORE_URL, CREDS, resolve=public)
+    return connect_store(store, STORE_URL, CREDS, resolve=public, backfill=False)
 
 
 @pytest.fixture
@@ -293,7 +293,7 @@ def test_a_reconnected_store_refuses_the_old_secret(
     client: FlaskClient, store: Store, connected: tuple[str, str]
 ) -> None:
     shop, old = connected
-    _, new = connect_store(store, STORE_URL, CREDS, resolve=public)
+    _, new = connect_store(store, STORE_URL, CREDS, resolve=public, backfill=False)
     headers, body = delivery("order_placed", order_placed(), shop=shop, secret=old)
     assert post(client, headers, body)[0] == 401
     headers, body = delivery("order_placed", order_placed(), shop=shop, secret=new)

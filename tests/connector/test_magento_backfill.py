@@ -36,7 +36,7 @@ def run(store: Store, shop: str, page_size: int = 100, **kw: Any) -> Any:
 
 @pytest.fixture
 def shop(store: Store) -> str:
-    key, _ = connect_store(store, STORE, CREDS, resolve=None)
+    key, _ = connect_store(store, STORE, CREDS, resolve=None, backfill=False)
     return key
 
 
@@ -166,3 +166,18 @@ def test_the_commands_explain_what_is_missing(
     monkeypatch.setenv("CARTWISE_MAGENTO__ALLOW_PRIVATE_URLS", "false")
     assert main(["magento-connect", "--url", "http://shop.example.com", "--bearer"]) == 2
     assert "https" in capsys.readouterr().err
+
+
+@respx.mock
+def test_connecting_queues_the_backfill_and_the_worker_runs_it(store: Store) -> None:
+    from cartwise.jobs import build_worker
+    from cartwise.settings import Settings
+
+    mock_catalog()
+    orders_route([order(100 + i, updated=START + timedelta(hours=i)) for i in range(4)])
+    shop, _ = connect_store(store, STORE, CREDS, resolve=None)
+    worker = build_worker(store, Settings(demo_mode=False, secret_key=SECRET.decode()))
+    assert worker.run_once() == 1
+    assert store.orders.count(shop) == 4
+    assert store.jobs.counts(shop) == {"done": 1}
+    assert {s.status for s in store.sync.for_shop(shop)} == {"done"}
