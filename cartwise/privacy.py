@@ -136,12 +136,13 @@ def export_customer(
 
 def redact_shop(store: Store, shop: str) -> dict[str, int]:
     """Delete everything of the shop: catalog, orders, carts, models, credentials, API keys,
-    rules, events, jobs, tombstones and exports. Safe to run again."""
+    rules, events, jobs, tombstones, sync state and exports. Safe to run again."""
     counts = {
         "events": store.events.delete_for_shop(shop),
         "exports": store.exports.delete_for_shop(shop),
         "versions": store.versions.forget(shop),
         "redactions": store.redactions.delete_for_shop(shop),
+        "sync": store.sync.delete_for_shop(shop),
         "shop": int(store.shops.delete(shop)),
     }
     store.jobs.delete_for_shop(shop)

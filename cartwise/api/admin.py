@@ -167,6 +167,30 @@ def data_exports() -> Response:
     return jsonify(body)
 
 
+@bp.get("/sync")
+def sync_status() -> Response:
+    """Where the shop's history backfill and sync stand, per resource, with what the merchant
+    should know (e.g. orders limited to 60 days without `read_all_orders`)."""
+    caller = admin_caller()
+    states = services().store.sync.for_shop(caller.shop)
+    body: dict[str, Any] = {
+        "resources": [
+            {
+                "resource": s.resource,
+                "status": s.status,
+                "objects": s.objects_done,
+                "written": s.written,
+                "orders_from": s.window_start.isoformat() if s.window_start else None,
+                "synced_until": s.synced_until.isoformat() if s.synced_until else None,
+                "updated_at": s.updated_at.isoformat() if s.updated_at else None,
+                "message": s.message,
+            }
+            for s in states
+        ]
+    }
+    return jsonify(body)
+
+
 def _info(record: ApiKeyRecord) -> ApiKeyInfo:
     return ApiKeyInfo(
         id=record.id,

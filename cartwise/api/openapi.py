@@ -74,6 +74,7 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         },
         "/v1/admin/api-keys/{key_id}": {"delete": _revoke_op()},
         "/v1/admin/data-exports": {"get": _exports_op()},
+        "/v1/admin/sync": {"get": _sync_op()},
         "/healthz": {"get": _health_op("Liveness: the process answers.", ready=False)},
         "/readyz": {"get": _health_op("Readiness: the database answers.", ready=True)},
         "/openapi.json": {
@@ -334,6 +335,18 @@ def _exports_op() -> dict[str, Any]:
         "summary": "Answers to customers/data_request, newest first.",
         "security": _ADMIN_SECURITY,
         "responses": {"200": {"description": "The exports."}, "401": _error("`unauthorized`.")},
+    }
+
+
+def _sync_op() -> dict[str, Any]:
+    return {
+        "operationId": "syncStatus",
+        "summary": "Where the shop's history backfill and sync stand, per resource.",
+        "security": _ADMIN_SECURITY,
+        "responses": {
+            "200": {"description": "Per resource: status, counts, window and message."},
+            "401": _error("`unauthorized`."),
+        },
     }
 
 

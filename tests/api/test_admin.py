@@ -286,6 +286,7 @@ ADMIN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/admin/api-keys", {"label": "x", "scope": "admin"}),
     ("DELETE", "/v1/admin/api-keys/1", None),
     ("GET", "/v1/admin/data-exports", None),
+    ("GET", "/v1/admin/sync", None),
 ]
 
 
@@ -477,3 +478,38 @@ def test_rules_need_a_json_body(world: World) -> None:
         headers={**admin_a(), "Content-Type": "application/json"},
     )
     assert_rejected(broken, 422)
+
+
+def test_the_sync_status_tells_the_merchant_about_the_order_window(world: World) -> None:
+    from datetime import UTC, datetime
+
+    from cartwise.storage import SyncState
+
+    start = datetime(2026, 9, 27, tzinfo=UTC)
+    world.store.sync.save(
+        SyncState(
+            SHOP_A,
+            "orders",
+            "done",
+            objects_done=120,
+            written=120,
+            window_start=start,
+            message="Orders from 2026-09-27 on only: ... read_all_orders scope.",
+        )
+    )
+    world.store.sync.save(SyncState(SHOP_B, "orders", "running"))
+    body = world.client.get("/v1/admin/sync", headers=admin_a()).get_json()
+    assert body == {
+        "resources": [
+            {
+                "resource": "orders",
+                "status": "done",
+                "objects": 120,
+                "written": 120,
+                "orders_from": start.isoformat(),
+                "synced_until": None,
+                "updated_at": body["resources"][0]["updated_at"],
+                "message": "Orders from 2026-09-27 on only: ... read_all_orders scope.",
+            }
+        ]
+    }

@@ -30,7 +30,7 @@ from cartwise.domain import Order, OrderLine, Product, ShopRules
 from cartwise.installs import create_api_key
 from cartwise.pseudonyms import customer_key
 from cartwise.settings import Settings
-from cartwise.storage import Store
+from cartwise.storage import Store, SyncState
 from cartwise.training import train_shop
 
 from .shopify import SHOP_A, SHOP_B, delivery, install, shopify_settings
@@ -657,6 +657,7 @@ def test_shop_redact_erases_the_shop_and_leaves_the_others(world: World) -> None
     world.deliver("customers/data_request", data_request_payload(y, "9100"), SHOP_A)
     world.deliver("customers/redact", redact_payload(world.people[SHOP_A][0]), SHOP_A)
     world.store.rules.set(SHOP_A, ShopRules(pinned=(product_ids(1)[0],), max_per_vendor=2))
+    world.store.sync.save(SyncState(SHOP_A, "orders", "done", objects_done=3))
     world.drain()
     shop_id = world.shop_id(SHOP_A)
     conn = sqlite3.connect(world.db_path)
@@ -680,7 +681,7 @@ def test_shop_redact_erases_the_shop_and_leaves_the_others(world: World) -> None
     assert {
         "shops", "installs", "api_keys", "products", "orders", "order_lines", "carts",
         "model_artifacts", "shop_rules", "segment_popularity", "raw_events", "jobs",
-        "dead_letters", "resource_versions", "redactions", "privacy_exports",
+        "dead_letters", "resource_versions", "redactions", "privacy_exports", "sync_state",
     } <= about_a_before  # fmt: skip
 
     uninstall = {"id": 954889, "myshopify_domain": SHOP_A, "domain": "shop-a.example"}
