@@ -5,6 +5,8 @@ Pydantic models, layer 0: imports nothing from cartwise but `errors` and `domain
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,12 +15,16 @@ __all__ = [
     "CartItem",
     "ErrorBody",
     "ErrorResponse",
+    "EventBatch",
+    "EventKind",
+    "EventsAccepted",
     "Placement",
     "RecommendationItem",
     "RecommendationRequest",
     "RecommendationResponse",
     "RequestContext",
     "Source",
+    "TrackedEvent",
 ]
 
 Placement = Literal["cart", "checkout", "product", "thank_you", "home", "other"]
@@ -75,6 +81,39 @@ class RecommendationResponse(BaseModel):
     source: Source
     model_version: int | None
     request_id: str
+
+
+EventKind = Literal["impression", "click", "add_to_cart"]
+
+
+class TrackedEvent(BaseModel):
+    """One storefront interaction with a recommended product. `event_id` makes a batch sent
+    again (its answer was lost) harmless; `request_id` ties the event to the answer shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: EventKind
+    product_id: str = Field(min_length=1, max_length=128)
+    session_id: str = Field(min_length=1, max_length=128)
+    request_id: str | None = Field(default=None, max_length=64)
+    placement: Placement | None = None
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
+
+
+class EventBatch(BaseModel):
+    """`POST /v1/events`: `{"events": [...]}`, at most 500."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[TrackedEvent] = Field(min_length=1, max_length=500)
+
+
+class EventsAccepted(BaseModel):
+    """202: how many events were new, and how many had been received before."""
+
+    accepted: int
+    duplicates: int
 
 
 class ErrorBody(BaseModel):

@@ -12,6 +12,7 @@ from cartwise.api import (
     context,
     demo,
     errors,
+    events,
     headers,
     health,
     install,
@@ -90,6 +91,8 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(recommendations.bp)
     app.register_blueprint(recommendations.proxy_bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(events.proxy_bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(admin.bp)

@@ -15,7 +15,13 @@ from cartwise.api.context import services
 from cartwise.api.demo import DemoProductList, DemoProductQuery
 from cartwise.api.health import HealthStatus
 from cartwise.api.recommendations import ProxyQuery
-from cartwise.schemas import ErrorResponse, RecommendationRequest, RecommendationResponse
+from cartwise.schemas import (
+    ErrorResponse,
+    EventBatch,
+    EventsAccepted,
+    RecommendationRequest,
+    RecommendationResponse,
+)
 
 __all__ = ["bp", "build_spec"]
 
@@ -34,6 +40,8 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (RecommendationRequest, "validation"),
         (RecommendationResponse, "serialization"),
+        (EventBatch, "validation"),
+        (EventsAccepted, "serialization"),
         (ErrorResponse, "serialization"),
         (HealthStatus, "serialization"),
         (RulesBody, "validation"),
@@ -51,6 +59,15 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
             },
         },
         "/proxy/recommendations": {"get": _proxy_op()},
+        "/v1/events": {
+            "post": _events_op(proxy=False),
+            "options": {
+                "summary": "CORS preflight of checkout extensions (any origin, no credentials).",
+                "security": [],
+                "responses": {"204": {"description": "Allowed."}},
+            },
+        },
+        "/proxy/events": {"post": _events_op(proxy=True)},
         "/webhooks/shopify": {"post": _webhook_op()},
         "/webhooks/magento": {"post": _magento_webhook_op()},
         "/auth/install": {"get": _install_op()},
@@ -172,6 +189,27 @@ def _recommendations_op() -> dict[str, Any]:
             "404": _error("`unknown_shop`: the shop has no data."),
             "413": _error("`payload_too_large`: the body is over 1 MB."),
             "422": _error("`invalid_request`: the body is not valid JSON for this schema."),
+        },
+    }
+
+
+def _events_op(*, proxy: bool) -> dict[str, Any]:
+    security: list[dict[str, list[str]]] = (
+        [{"appProxySignature": []}] if proxy else [{"checkoutSessionToken": []}, {"apiKey": []}]
+    )
+    return {
+        "operationId": "proxyEvents" if proxy else "trackEvents",
+        "summary": "Impressions, clicks and add-to-carts of recommended products (at most 500)."
+        + (" Through Shopify's app proxy." if proxy else ""),
+        "security": security,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(EventBatch)}},
+        },
+        "responses": {
+            "202": _json(EventsAccepted, "Stored; events already received count as duplicates."),
+            "401": _error("A credential is required (outside demo mode)."),
+            "422": _error("`invalid_request`: the batch does not validate; nothing is stored."),
         },
     }
 

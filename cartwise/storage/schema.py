@@ -51,6 +51,7 @@ __all__ = [
     "shops",
     "sync_state",
     "to_utc",
+    "tracked_events",
     "variants",
 ]
 
@@ -329,6 +330,25 @@ privacy_exports = Table(
     Column("document", _Json, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("shop_domain", "request_id", name="uq_privacy_exports_request"),
+)
+
+# What shoppers did with recommended products (impressions, clicks, add-to-carts), once per
+# event id, for attribution and KPIs.
+tracked_events = Table(
+    "tracked_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("product_id", Text, nullable=False),
+    Column("session_id", String(128), nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("placement", String(16), nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "event_id", name="uq_tracked_events_event"),
+    Index("ix_tracked_events_session", "shop_id", "session_id", "occurred_at"),
 )
 
 # Progress of each shop's backfill and sync from the platform, per resource (products, orders):

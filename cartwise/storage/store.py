@@ -28,6 +28,7 @@ from cartwise.storage.rules import RulesRepository
 from cartwise.storage.segments import SegmentRepository
 from cartwise.storage.shops import ShopRepository
 from cartwise.storage.sync import SyncRepository
+from cartwise.storage.tracking import TrackingRepository
 from cartwise.storage.versions import RedactionRepository, VersionRepository
 
 __all__ = ["Store", "Transaction", "open"]
@@ -51,6 +52,7 @@ class _Repositories:
         self.segments = SegmentRepository(runner)
         self.exports = ExportRepository(runner)
         self.sync = SyncRepository(runner)
+        self.tracking = TrackingRepository(runner)
         self.magento = MagentoStoreRepository(runner)
 
 
