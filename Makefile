@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench install browser clean
+.PHONY: demo test lint bench install browser clean snippets sdk-alone
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check cartwise tests benchmarks scripts
-	$(BIN)/ruff format --check cartwise tests benchmarks scripts
+	$(BIN)/ruff check cartwise tests benchmarks scripts examples
+	$(BIN)/ruff format --check cartwise tests benchmarks scripts examples
 	$(BIN)/mypy
 
 # The benchmarks' extra (implicit, threadpoolctl, psutil) goes into the same venv, with its own stamp.
@@ -40,6 +40,14 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/quality.py --data cartwise/sample_data
 	$(BIN)/python benchmarks/latency.py --data cartwise/sample_data
+
+# The non-Python parts and the SDK installed alone: the checkout extension (npm ci, build with
+# its 64 KB bundle check, typecheck, unit tests) and the base package in a fresh venv.
+snippets: sdk-alone
+	bash storefront_snippets/shopify/extensions/checkout-recommendations/check.sh
+
+sdk-alone:
+	bash scripts/check_sdk_alone.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -32,6 +32,38 @@ PUBLIC = {
         "UpstreamTimeout",
     ],
     "cartwise.recommender": ["HybridRecommender", "Interaction", "Item", "Recommendation"],
+    "cartwise.sdk": [
+        "AsyncCartwiseClient",
+        "BreakerPolicy",
+        "BreakerState",
+        "BudgetExceeded",
+        "CachePolicy",
+        "CallInfo",
+        "CartItem",
+        "CartwiseClient",
+        "CircuitOpen",
+        "ClientError",
+        "ConnectionFailed",
+        "InvalidResponse",
+        "RecommendationItem",
+        "RecommendationResponse",
+        "RequestContext",
+        "RetryPolicy",
+        "SdkError",
+        "ServerError",
+        "TrackPolicy",
+        "TrackStats",
+        "TrackedEvent",
+    ],
+    "cartwise.sdk.errors": [
+        "BudgetExceeded",
+        "CircuitOpen",
+        "ClientError",
+        "ConnectionFailed",
+        "InvalidResponse",
+        "SdkError",
+        "ServerError",
+    ],
     "cartwise.storage": [
         "ApiKeyRecord",
         "DeadLetter",
@@ -50,7 +82,7 @@ PUBLIC = {
 
 CASES = [pytest.param(module, names, id=module) for module, names in PUBLIC.items()]
 HEAVY = ["flask", "sqlalchemy", "numpy", "scipy"]
-LIGHT = ["cartwise", "cartwise.errors", "cartwise.domain", "cartwise.schemas"]
+LIGHT = ["cartwise", "cartwise.errors", "cartwise.domain", "cartwise.schemas", "cartwise.sdk"]
 
 
 @pytest.mark.parametrize(
