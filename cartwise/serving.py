@@ -36,6 +36,7 @@ __all__ = [
     "LoadedModel",
     "ModelRegistry",
     "ResponseCache",
+    "fallback_answer",
     "in_stock",
     "recommend",
 ]
@@ -334,6 +335,59 @@ def recommend(
     if catalog is not None and shared_key is not None:
         catalog.keep_answer(shop, shared_key, answer)
     return answer
+
+
+def fallback_answer(
+    store: Store,
+    registry: ModelRegistry,
+    shop: str,
+    k: int,
+    *,
+    catalog: CatalogCache | None = None,
+) -> RecommendationResponse:
+    """What a storefront shows when it cannot reach cartwise, fetched ahead of time (the SDK
+    keeps it): the merchant's curated defaults, then the shop's trending products, then its
+    catalog, under the same rules as every answer. `source` is "defaults" when the merchant's
+    picks lead it. Only an unknown `shop` raises."""
+    rules = _shop_rules(store, shop, catalog)
+    picked = _Picked(store, shop, k, exclude=(), rules=rules, catalog=catalog)
+    n = 3 * k + 5
+    loaded = _current_model(registry, shop)
+    steps: list[tuple[Source, _Step]] = [
+        (
+            "defaults",
+            lambda: [
+                Recommendation(p, 0.0, _REASON_DEFAULTS) for p in (*rules.pinned, *rules.defaults)
+            ],
+        )
+    ]
+    if loaded is not None:
+        model = loaded.model
+        steps.append(("trending", lambda: model.trending(k=n)))
+    steps.append(
+        (
+            "fallback",
+            lambda: [
+                Recommendation(p.product_id, 0.0, _REASON_FALLBACK)
+                for p in store.products.list(shop, limit=n)
+            ],
+        )
+    )
+    for source, step in steps:
+        if picked.full:
+            break
+        try:
+            picked.add(source, step())
+        except UnknownShop:
+            raise
+        except Exception:
+            log.exception("fallback step %r failed for shop %s", source, shop)
+    return RecommendationResponse(
+        items=picked.items,
+        source=picked.source or "fallback",
+        model_version=loaded.version if loaded is not None else None,
+        request_id=uuid.uuid4().hex,
+    )
 
 
 def response_key(

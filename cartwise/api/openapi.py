@@ -14,7 +14,7 @@ from cartwise.api.admin import ApiKeyCreate, ApiKeyCreated, ApiKeyList, RulesBod
 from cartwise.api.context import services
 from cartwise.api.demo import DemoProductList, DemoProductQuery
 from cartwise.api.health import HealthStatus
-from cartwise.api.recommendations import ProxyQuery
+from cartwise.api.recommendations import DefaultsQuery, ProxyQuery
 from cartwise.schemas import (
     ErrorResponse,
     EventBatch,
@@ -59,6 +59,7 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
             },
         },
         "/proxy/recommendations": {"get": _proxy_op()},
+        "/v1/defaults": {"get": _defaults_op()},
         "/v1/events": {
             "post": _events_op(proxy=False),
             "options": {
@@ -210,6 +211,27 @@ def _events_op(*, proxy: bool) -> dict[str, Any]:
             "202": _json(EventsAccepted, "Stored; events already received count as duplicates."),
             "401": _error("A credential is required (outside demo mode)."),
             "422": _error("`invalid_request`: the batch does not validate; nothing is stored."),
+        },
+    }
+
+
+def _defaults_op() -> dict[str, Any]:
+    return {
+        "operationId": "fallbackDefaults",
+        "summary": "What to show when cartwise cannot be reached: curated defaults, then trending.",
+        "security": [{"checkoutSessionToken": []}, {"apiKey": []}],
+        "parameters": [
+            {"name": "k", "in": "query", "required": False, "schema": prop}
+            for prop in [DefaultsQuery.model_json_schema()["properties"]["k"]]
+        ],
+        "responses": {
+            "200": _json(
+                RecommendationResponse,
+                "Products; `source` is `defaults` when the merchant's picks lead.",
+            ),
+            "401": _error("A credential is required (outside demo mode)."),
+            "404": _error("`unknown_shop`: the shop has no data."),
+            "422": _error("`invalid_request`: bad `k`."),
         },
     }
 

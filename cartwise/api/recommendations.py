@@ -17,16 +17,16 @@ from cartwise.api.context import services
 from cartwise.ingestion import segment_keys
 from cartwise.pseudonyms import customer_key
 from cartwise.schemas import CartItem, Placement, RecommendationRequest, RequestContext
-from cartwise.serving import recommend
+from cartwise.serving import fallback_answer, recommend
 
-__all__ = ["CORS_HEADERS", "ProxyQuery", "bp", "proxy_bp"]
+__all__ = ["CORS_HEADERS", "DefaultsQuery", "ProxyQuery", "bp", "proxy_bp"]
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1")
 proxy_bp = Blueprint("proxy", __name__, url_prefix="/proxy")
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Cartwise-Key",
     "Access-Control-Max-Age": "7200",
 }
@@ -37,6 +37,29 @@ def _cors(response: Response) -> Response:
     """Every answer of this endpoint, errors included, is readable from a checkout extension:
     a 401 must reach its code, not fail as a CORS error."""
     response.headers.update(CORS_HEADERS)
+    return response
+
+
+class DefaultsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    k: int = Field(default=8, ge=1, le=20)
+
+
+@bp.get("/defaults")
+def defaults() -> Response:
+    """The answer to show when cartwise cannot be reached (the SDK fetches and keeps it): the
+    merchant's curated defaults topped up with trending products. Same credentials as
+    `POST /recommendations`; may be cached by the caller for a few minutes."""
+    caller = storefront_caller()
+    try:
+        query = DefaultsQuery.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    ctx = services()
+    answer = fallback_answer(ctx.store, ctx.registry, caller.shop, query.k, catalog=ctx.catalog)
+    response = Response(answer.model_dump_json(), mimetype="application/json")
+    response.headers["Cache-Control"] = "private, max-age=300"
     return response
 
 
