@@ -12,7 +12,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 import cartwise
 from cartwise.api.admin import ApiKeyCreate, ApiKeyCreated, ApiKeyList, RulesBody
 from cartwise.api.context import services
-from cartwise.api.demo import DemoProductList, DemoProductQuery
+from cartwise.api.demo import CartAdd, DemoProductList, DemoProductQuery, DemoThemeQuery
 from cartwise.api.health import HealthStatus
 from cartwise.api.recommendations import DefaultsQuery, ProxyQuery
 from cartwise.schemas import (
@@ -105,6 +105,7 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
     }
     if demo:
         models.append((DemoProductList, "serialization"))
+        models.append((CartAdd, "validation"))
         paths["/v1/demo/products"] = {"get": _demo_products_op()}
         paths["/"] = {
             "get": {
@@ -113,6 +114,7 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML.", "content": {"text/html": {}}}},
             }
         }
+        paths.update(_demo_theme_paths())
     _, schema = models_json_schema(models, ref_template=_REF)
     return {
         "openapi": "3.1.0",
@@ -415,6 +417,82 @@ def _health_op(summary: str, *, ready: bool) -> dict[str, Any]:
     if ready:
         responses["503"] = _error("`storage_unavailable`: the database does not answer.")
     return {"summary": summary, "security": [], "responses": responses}
+
+
+def _demo_theme_paths() -> dict[str, Any]:
+    """The theme cart page holding the theme block, and the demo's stand-ins for what Shopify
+    serves around it: the app proxy (no signature in demo mode) and the Ajax cart."""
+
+    def page(summary: str, media: str) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "security": [],
+            "responses": {
+                "200": {"description": "The page.", "content": {media: {}}},
+                "404": _error("`not_found`."),
+            },
+        }
+
+    return {
+        "/demo/theme": {
+            "get": {
+                **page("A theme's cart page with the cartwise block (demo only).", "text/html"),
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": prop}
+                    for name, prop in DemoThemeQuery.model_json_schema()["properties"].items()
+                ],
+            }
+        },
+        "/demo/theme/theme.css": {"get": page("The demo theme's styles.", "text/css")},
+        "/demo/theme/assets/{name}": {
+            "get": {
+                **page("A file of the theme extension's assets/ folder.", "text/javascript"),
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            }
+        },
+        "/apps/cartwise/recommendations": {
+            "get": {
+                **_proxy_op(),
+                "operationId": "demoProxyRecommend",
+                "summary": "The app proxy path as the theme block calls it (demo shop, unsigned).",
+                "security": [],
+            }
+        },
+        "/apps/cartwise/events": {
+            "post": {
+                **_events_op(proxy=True),
+                "operationId": "demoProxyEvents",
+                "summary": "The app proxy's events path as the theme block calls it (demo shop).",
+                "security": [],
+            }
+        },
+        "/cart/add.js": {
+            "post": {
+                "operationId": "demoCartAdd",
+                "summary": "Stand-in for Shopify's Ajax cart add (demo only).",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(CartAdd)}},
+                },
+                "responses": {
+                    "200": {"description": '`{"items": [line, ...]}`, as Shopify answers.'},
+                    "404": {"description": "Cannot find variant (Shopify's error body)."},
+                    "422": {"description": "Sold out (Shopify's error body), or a bad body."},
+                },
+            }
+        },
+        "/cart.js": {
+            "get": {
+                "operationId": "demoCart",
+                "summary": "Stand-in for Shopify's Ajax cart: what /cart/add.js added (demo only).",
+                "security": [],
+                "responses": {"200": {"description": "The cart."}},
+            }
+        },
+    }
 
 
 def _demo_products_op() -> dict[str, Any]:
