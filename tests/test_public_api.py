@@ -50,6 +50,7 @@ PUBLIC = {
         "RequestContext",
         "RetryPolicy",
         "SdkError",
+        "ServerDefaultsPolicy",
         "ServerError",
         "TrackPolicy",
         "TrackStats",

@@ -1,5 +1,6 @@
 """The cartwise SDK for custom storefronts: recommendations within a time budget, with a cache,
-retries, a circuit breaker and curated defaults when anything fails, and batched event tracking.
+retries, a circuit breaker and curated defaults when anything fails (the developer's own list,
+or the shop's, fetched from the server in the background), and batched event tracking.
 
 `pip install cartwise` is enough: this package needs httpx, tenacity, cachetools and pydantic,
 never the server's stack. See docs/sdk.md.
@@ -15,6 +16,7 @@ from cartwise.sdk._async import AsyncCartwiseClient as AsyncCartwiseClient
 from cartwise.sdk._config import BreakerPolicy as BreakerPolicy
 from cartwise.sdk._config import CachePolicy as CachePolicy
 from cartwise.sdk._config import RetryPolicy as RetryPolicy
+from cartwise.sdk._config import ServerDefaultsPolicy as ServerDefaultsPolicy
 from cartwise.sdk._config import TrackPolicy as TrackPolicy
 from cartwise.sdk._sync import CartwiseClient as CartwiseClient
 from cartwise.sdk.errors import BudgetExceeded as BudgetExceeded
@@ -47,6 +49,7 @@ __all__ = [
     "RequestContext",
     "RetryPolicy",
     "SdkError",
+    "ServerDefaultsPolicy",
     "ServerError",
     "TrackPolicy",
     "TrackStats",

@@ -20,7 +20,13 @@ from tenacity import AsyncRetrying, retry_if_exception
 
 from cartwise.schemas import CartItem, RecommendationResponse, RequestContext
 from cartwise.sdk._breaker import OnChange
-from cartwise.sdk._config import BreakerPolicy, CachePolicy, RetryPolicy, TrackPolicy
+from cartwise.sdk._config import (
+    BreakerPolicy,
+    CachePolicy,
+    RetryPolicy,
+    ServerDefaultsPolicy,
+    TrackPolicy,
+)
 from cartwise.sdk._core import Call, ClientCore, OnCall, Send
 from cartwise.sdk._retry import Clock, Stop, Wait, check_status, is_retryable
 from cartwise.sdk._wire import Default
@@ -36,6 +42,7 @@ DEFAULT_RETRY = RetryPolicy()
 DEFAULT_BREAKER = BreakerPolicy()
 DEFAULT_CACHE = CachePolicy()
 DEFAULT_TRACKING = TrackPolicy()
+DEFAULT_SERVER_DEFAULTS = ServerDefaultsPolicy()
 
 
 class AsyncCartwiseClient:
@@ -43,10 +50,11 @@ class AsyncCartwiseClient:
     network or the server do.
 
     `recommend` answers within `budget` seconds: the server's answer, a cached one
-    (`source="cache"`), or the curated `defaults` (`source="fallback"`); it raises only
-    `ValueError` for bad arguments, unless `strict=True`, where failures raise
-    `cartwise.sdk.errors.SdkError`. `breaker=None` or `cache=None` turn those off.
-    `transport`, `clock`, `sleep` and `rng` are seams for tests.
+    (`source="cache"`), or the curated defaults (`source="fallback"`): `defaults` when given,
+    else the shop's own, fetched from the server in the background (`server_defaults`). It
+    raises only `ValueError` for bad arguments, unless `strict=True`, where failures raise
+    `cartwise.sdk.errors.SdkError`. `breaker=None`, `cache=None` or `server_defaults=None` turn
+    those off. `transport`, `clock`, `sleep` and `rng` are seams for tests.
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class AsyncCartwiseClient:
         breaker: BreakerPolicy | None = DEFAULT_BREAKER,
         cache: CachePolicy | None = DEFAULT_CACHE,
         tracking: TrackPolicy = DEFAULT_TRACKING,
+        server_defaults: ServerDefaultsPolicy | None = DEFAULT_SERVER_DEFAULTS,
         on_call: OnCall | None = None,
         on_breaker_change: OnChange | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -78,6 +87,7 @@ class AsyncCartwiseClient:
             breaker=breaker,
             cache=cache,
             tracking=tracking,
+            server_defaults=server_defaults,
             on_call=on_call,
             on_breaker_change=on_breaker_change,
             clock=clock,
@@ -87,6 +97,7 @@ class AsyncCartwiseClient:
         self._http = httpx.AsyncClient(transport=transport, follow_redirects=False)
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._fetcher: asyncio.Task[None] | None = None
         self._closed = False
 
     async def __aenter__(self) -> AsyncCartwiseClient:
@@ -129,17 +140,21 @@ class AsyncCartwiseClient:
             context=context,
         )
         if not isinstance(call, Call):
+            self._refresh_defaults(call.source == "cache")
             return call
         try:
             response = await self._exchange(
                 lambda timeout: core.recommendation_request(call, timeout), call.send
             )
         except Exception as exc:
-            return core.finish(call, error=exc)
+            answer = core.finish(call, error=exc)
         except BaseException:
             core.abandon(call)
             raise
-        return core.finish(call, response=response)
+        else:
+            answer = core.finish(call, response=response)
+        self._refresh_defaults(call.ok)
+        return answer
 
     async def track(
         self,
@@ -167,15 +182,17 @@ class AsyncCartwiseClient:
         await self._send_round()
 
     async def close(self) -> None:
-        """Stop the background sender, send what is left within one budget, close the pool."""
+        """Stop the background sender and any refresh of the defaults, send what is left within
+        one budget, close the pool."""
         if self._closed:
             return
         self._closed = True
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        for task in (self._flusher, self._fetcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._flusher = self._fetcher = None
         try:
             await self._send_round()
         finally:
@@ -202,6 +219,27 @@ class AsyncCartwiseClient:
         if response is None:  # pragma: no cover - tenacity either made an attempt or raised
             raise RuntimeError("no attempt was made")
         return response
+
+    def _refresh_defaults(self, ok: bool) -> None:
+        """Start a refresh of the server's defaults in a task of its own when one is due, so
+        that it neither delays this call nor spends its budget; one at a time."""
+        if self._closed or (self._fetcher is not None and not self._fetcher.done()):
+            return
+        policy = self._core.server_defaults
+        request = self._core.defaults_request(ok)
+        if policy is not None and request is not None:
+            fetch = self._fetch_defaults(request, policy.timeout)
+            self._fetcher = asyncio.get_running_loop().create_task(fetch)
+
+    async def _fetch_defaults(self, request: httpx.Request, timeout: float) -> None:
+        core = self._core
+        try:
+            async with asyncio.timeout(timeout):  # a trickling server cannot hold it either
+                response = await self._http.send(request)
+        except Exception as exc:
+            core.defaults_done(error=exc)
+        else:
+            core.defaults_done(response=response)
 
     async def _flush_forever(self) -> None:
         interval = self._core.tracking.interval

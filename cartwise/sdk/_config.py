@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BreakerPolicy", "CachePolicy", "RetryPolicy", "TrackPolicy"]
+__all__ = ["BreakerPolicy", "CachePolicy", "RetryPolicy", "ServerDefaultsPolicy", "TrackPolicy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,20 @@ class CachePolicy:
     def __post_init__(self) -> None:
         if self.ttl <= 0 or self.maxsize < 1:
             raise ValueError("ttl must be positive and maxsize at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDefaultsPolicy:
+    """The shop's curated defaults (`GET /v1/defaults`) are fetched in the background at most
+    every `interval` seconds (the endpoint's own `max-age`), each fetch within `timeout` seconds
+    of its own: never the caller's budget, which a fetch must not spend."""
+
+    interval: float = 300.0
+    timeout: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.interval <= 0 or self.timeout <= 0:
+            raise ValueError("interval and timeout must be positive")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 It checks a call's arguments (with `_wire`), keys and reads the cache, asks the breaker,
 builds the `httpx.Request` of each attempt, reads the answer against `cartwise.schemas`, and ends
 every call the same way: cache the answer, or build the fallback (or raise, when strict), then
-tell the hooks. The async and the sync client only move bytes and
+tell the hooks. It also says when the server's curated defaults are due for a refresh and keeps
+what came back. The async and the sync client only move bytes and
 sleep. Layer 0 only, plus httpx, cachetools and pydantic.
 """
 
@@ -30,13 +31,20 @@ from cartwise.schemas import (
 )
 from cartwise.sdk._breaker import CircuitBreaker, OnChange, Permit
 from cartwise.sdk._cache import AnswerCache
-from cartwise.sdk._config import BreakerPolicy, CachePolicy, RetryPolicy, TrackPolicy
+from cartwise.sdk._config import (
+    BreakerPolicy,
+    CachePolicy,
+    RetryPolicy,
+    ServerDefaultsPolicy,
+    TrackPolicy,
+)
 from cartwise.sdk._events import EventQueue
 from cartwise.sdk._retry import Clock, Deadline
 from cartwise.sdk._wire import (
     PLACEMENTS,
     Answer,
     Default,
+    FrozenItem,
     as_sdk_error,
     cache_key,
     default_item,
@@ -60,6 +68,9 @@ API_KEY_HEADER = "X-Cartwise-Key"
 CACHEABLE = frozenset({"model", "trending", "defaults"})
 """Answers worth keeping: the server's own fallbacks are not (the next call may do better)."""
 EVENT_KINDS = frozenset(get_args(EventKind))
+DEFAULTS_K = 20
+"""How many server defaults to fetch: the most a call may ask for, so that a fallback still has
+`k` left once the cart's products are taken out."""
 
 OnCall = Callable[[CallInfo], None]
 
@@ -93,6 +104,8 @@ class Call:
     send: Send
     permit: Permit = Permit.CALL
     body: bytes = b""
+    ok: bool = False
+    """Set by `finish`: the server answered (a refresh of the server's defaults may follow)."""
 
 
 class ClientCore:
@@ -110,6 +123,7 @@ class ClientCore:
         breaker: BreakerPolicy | None,
         cache: CachePolicy | None,
         tracking: TrackPolicy,
+        server_defaults: ServerDefaultsPolicy | None,
         on_call: OnCall | None,
         on_breaker_change: OnChange | None,
         clock: Clock | None,
@@ -129,6 +143,11 @@ class ClientCore:
         self.clock: Clock = clock or time.monotonic
         self.rng = rng or random.Random()  # seeded from the OS: clients never back off in step
         self.defaults = [default_item(d) for d in defaults]
+        # The developer's own list always wins, and strict mode never falls back: neither needs
+        # the server's defaults.
+        self.server_defaults = None if self.defaults or strict else server_defaults
+        self._fetched: tuple[FrozenItem, ...] = ()
+        self._next_fetch: float | None = None  # None: never tried, due on first use
         self.breaker = (
             CircuitBreaker(breaker, self.clock, on_breaker_change) if breaker is not None else None
         )
@@ -139,6 +158,7 @@ class ClientCore:
         self._refused_events = False
         self._recommend_url = httpx.URL(f"{root}/v1/recommendations")  # parsed once, not per call
         self._events_url = httpx.URL(f"{root}/v1/events")
+        self._defaults_url = httpx.URL(f"{root}/v1/defaults", params={"k": DEFAULTS_K})
         self._shop = hashlib.sha256(f"{root}\n{api_key or ''}".encode()).hexdigest()[:16]
         self._headers = {
             "Accept": "application/json",
@@ -211,6 +231,7 @@ class ClientCore:
             except SdkError as exc:
                 failure = exc
         self._settle(call.permit, failure)
+        call.ok = failure is None
         if answer is None:
             answer = self.fallback(call.request)
         elif answer.source in CACHEABLE and self.cache is not None and call.key is not None:
@@ -236,16 +257,66 @@ class ClientCore:
             self.breaker.abandon(call.permit)
 
     def fallback(self, request: RecommendationRequest) -> RecommendationResponse:
-        """The curated defaults, minus what is in the cart, `k` at most, with a request id of
-        our own (`local-…`, never one the server issued)."""
+        """The curated defaults (the constructor's, else the last fetched from the server),
+        minus what is in the cart, `k` at most, with a request id of our own (`local-…`, never
+        one the server issued)."""
         in_cart = {item.product_id for item in request.cart}
-        items = [d for d in self.defaults if d.product_id not in in_cart]
+        curated = self.defaults or self._fetched
+        items = [d for d in curated if d.product_id not in in_cart]
         return RecommendationResponse.model_construct(
             items=items[: request.k],
             source="fallback",
             model_version=None,
             request_id=f"local-{uuid.uuid4().hex}",
         )
+
+    def defaults_due(self, ok: bool) -> bool:
+        """Whether a call that just ended (`ok`: the server answered) should start a refresh
+        of the server's defaults: on first use, then after a good call once `interval` has
+        passed since the last try; never while the breaker is not closed. Cheap: every call
+        asks. The client keeps at most one fetch in flight."""
+        if self.server_defaults is None:
+            return False
+        due = self._next_fetch
+        if due is not None and not (ok and self.clock() >= due):
+            return False
+        return self.breaker_state is BreakerState.CLOSED
+
+    def defaults_request(self, ok: bool) -> httpx.Request | None:
+        """The `GET /v1/defaults` of a refresh when one is due (see `defaults_due`), else None.
+        The refresh counts as started: the next one is due an `interval` later whatever this
+        one does, so a failure is retried then, not at once."""
+        policy = self.server_defaults
+        if policy is None or not self.defaults_due(ok):
+            return None
+        self._next_fetch = self.clock() + policy.interval
+        headers = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        return httpx.Request(
+            "GET",
+            self._defaults_url,
+            headers=headers,
+            extensions={"timeout": httpx.Timeout(policy.timeout).as_dict()},
+        )
+
+    def defaults_done(
+        self, response: httpx.Response | None = None, error: BaseException | None = None
+    ) -> None:
+        """Keep the items of a good answer for the fallback; otherwise keep what we had. A
+        refresh is housekeeping: it tells neither the breaker nor the hooks, and never raises."""
+        failure: SdkError | None
+        if response is None:
+            failure = as_sdk_error(error, 1)
+            forget(error)
+        else:
+            try:
+                answer = self._read(response, 1)
+            except SdkError as exc:
+                failure = exc
+            else:
+                self._fetched = tuple(answer.items)  # one assignment: readers see old or new
+                log.debug("fetched %d curated defaults from the server", len(answer.items))
+                return
+        log.debug("fetching the server's curated defaults failed, kept the last ones: %s", failure)
 
     def event(
         self,
@@ -346,7 +417,7 @@ class ClientCore:
             extensions={"timeout": httpx.Timeout(seconds).as_dict()},
         )
 
-    def _read(self, response: httpx.Response, attempts: int) -> RecommendationResponse:
+    def _read(self, response: httpx.Response, attempts: int) -> Answer:
         if 200 <= response.status_code < 300:
             try:
                 answer = Answer.model_validate_json(response.content)

@@ -4,12 +4,14 @@
 Blocking sockets only time out one read at a time, so a server that trickles bytes could hold
 a read past the budget; each attempt therefore runs on a small worker pool and the caller waits
 for it no longer than the deadline (an abandoned attempt ends on its own socket timeouts, which
-are the budget too). Workers, pool and sender thread are made again after a fork.
+are the budget too). A refresh of the server's defaults runs on one of the same workers, with no
+caller waiting on it. Workers, pool and sender thread are made again after a fork.
 Layer 0 only, plus httpx and tenacity.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -25,7 +27,13 @@ from tenacity import Retrying, retry_if_exception
 
 from cartwise.schemas import CartItem, RecommendationResponse, RequestContext
 from cartwise.sdk._breaker import OnChange
-from cartwise.sdk._config import BreakerPolicy, CachePolicy, RetryPolicy, TrackPolicy
+from cartwise.sdk._config import (
+    BreakerPolicy,
+    CachePolicy,
+    RetryPolicy,
+    ServerDefaultsPolicy,
+    TrackPolicy,
+)
 from cartwise.sdk._core import Call, ClientCore, OnCall, Send
 from cartwise.sdk._retry import Clock, Stop, Wait, check_status, is_retryable
 from cartwise.sdk._wire import DeadlinePassed, Default
@@ -44,12 +52,13 @@ DEFAULT_RETRY = RetryPolicy()
 DEFAULT_BREAKER = BreakerPolicy()
 DEFAULT_CACHE = CachePolicy()
 DEFAULT_TRACKING = TrackPolicy()
+DEFAULT_SERVER_DEFAULTS = ServerDefaultsPolicy()
 
 
 class CartwiseClient:
     """The synchronous twin of `AsyncCartwiseClient`: same arguments, same answers, same
-    guarantees (`recommend` answers within `budget`, falls back to `defaults`, raises only
-    `ValueError` unless `strict=True`). Safe to share between threads."""
+    guarantees (`recommend` answers within `budget`, falls back to `defaults` or the server's
+    own, raises only `ValueError` unless `strict=True`). Safe to share between threads."""
 
     def __init__(
         self,
@@ -63,6 +72,7 @@ class CartwiseClient:
         breaker: BreakerPolicy | None = DEFAULT_BREAKER,
         cache: CachePolicy | None = DEFAULT_CACHE,
         tracking: TrackPolicy = DEFAULT_TRACKING,
+        server_defaults: ServerDefaultsPolicy | None = DEFAULT_SERVER_DEFAULTS,
         on_call: OnCall | None = None,
         on_breaker_change: OnChange | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -80,6 +90,7 @@ class CartwiseClient:
             breaker=breaker,
             cache=cache,
             tracking=tracking,
+            server_defaults=server_defaults,
             on_call=on_call,
             on_breaker_change=on_breaker_change,
             clock=clock,
@@ -92,6 +103,9 @@ class CartwiseClient:
         self._http: httpx.Client | None = None
         self._workers: ThreadPoolExecutor | None = None
         self._sender: threading.Thread | None = None
+        self._fetch_lock = threading.Lock()
+        self._fetch: Future[None] | None = None
+        self._fetch_pid = -1
         self._wake = threading.Event()
         self._closed = False
         self._released = False
@@ -136,17 +150,21 @@ class CartwiseClient:
             context=context,
         )
         if not isinstance(call, Call):
+            self._refresh_defaults(call.source == "cache")
             return call
         try:
             response = self._exchange(
                 lambda timeout: core.recommendation_request(call, timeout), call.send
             )
         except Exception as exc:
-            return core.finish(call, error=exc)
+            answer = core.finish(call, error=exc)
         except BaseException:
             core.abandon(call)
             raise
-        return core.finish(call, response=response)
+        else:
+            answer = core.finish(call, response=response)
+        self._refresh_defaults(call.ok)
+        return answer
 
     def track(
         self,
@@ -174,8 +192,9 @@ class CartwiseClient:
         self._send_round()
 
     def close(self) -> None:
-        """Stop the background sender (letting its round end, within one budget), send what is
-        left within one more, release the pool and the workers."""
+        """Stop the background sender (letting its round end, within one budget) and let a
+        refresh of the defaults end (within its timeout), send what is left within one more
+        budget, release the pool and the workers."""
         if self._closed:
             return
         self._closed = True
@@ -183,6 +202,7 @@ class CartwiseClient:
         sender = self._sender
         if sender is not None and sender is not threading.current_thread():
             sender.join(timeout=self._core.budget + 1.0)  # its round ends within one budget
+        self._join_fetch()
         try:
             self._send_round()
         finally:
@@ -235,6 +255,48 @@ class CartwiseClient:
                 self._http = httpx.Client(transport=self._transport, follow_redirects=False)
                 self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="cartwise-sdk")
             return self._http, self._workers
+
+    def _refresh_defaults(self, ok: bool) -> None:
+        """Start a refresh of the server's defaults on a worker when one is due, so that it
+        neither delays this call nor spends its budget; one at a time."""
+        core = self._core
+        if self._closed or not core.defaults_due(ok):
+            return
+        with self._fetch_lock:  # `close` takes it too: no refresh starts once it has joined
+            fetch = self._fetch
+            if self._closed or (
+                fetch is not None and not fetch.done() and self._fetch_pid == os.getpid()
+            ):
+                return
+            request = core.defaults_request(ok)
+            if request is None:
+                return
+            try:
+                http, workers = self._resources()
+                self._fetch = workers.submit(self._fetch_defaults, http, request)
+            except (DeadlinePassed, RuntimeError):  # closed meanwhile
+                self._fetch = None
+                return
+            self._fetch_pid = os.getpid()
+
+    def _fetch_defaults(self, http: httpx.Client, request: httpx.Request) -> None:
+        try:
+            response = http.send(request)
+        except Exception as exc:
+            self._core.defaults_done(error=exc)
+        else:
+            self._core.defaults_done(response=response)
+
+    def _join_fetch(self) -> None:
+        """Let a refresh in flight end before the pool closes under it: it ends on its own
+        socket timeouts; one not started yet is dropped."""
+        with self._fetch_lock:
+            fetch, self._fetch = self._fetch, None
+        policy = self._core.server_defaults
+        if fetch is None or policy is None or self._fetch_pid != os.getpid() or fetch.cancel():
+            return
+        with contextlib.suppress(Exception):
+            fetch.result(timeout=policy.timeout + 1.0)
 
     def _start_sender(self) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from cartwise import storage
 from cartwise.api import create_app
-from cartwise.domain import Platform, Product, ShopRef
+from cartwise.domain import Platform, Product, ShopRef, ShopRules
 from cartwise.installs import create_api_key
 from cartwise.recommender import HybridRecommender, Interaction, Item
 from cartwise.sdk import (
@@ -155,3 +155,35 @@ async def test_the_async_client_over_a_real_socket(served: str, api_key: str) ->
     assert got.source == "model"
     assert got.items[0].product_id == "84879"
     assert empty.source == "trending"
+
+
+class Outage(httpx.BaseTransport):
+    """The real app, except that `/v1/recommendations` fails once `down` is set."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = httpx.WSGITransport(app=app)
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down and request.url.path == "/v1/recommendations":
+            raise httpx.ConnectError("connection refused", request=request)
+        return self.app.handle_request(request)
+
+
+def test_the_shops_defaults_come_from_the_server_and_outlive_it(
+    app: Flask, store: Store, api_key: str
+) -> None:
+    store.rules.set(SHOP, ShopRules(defaults=("22720", "85123A")))
+    app.extensions["cartwise"].catalog.invalidate(SHOP)
+    transport = Outage(app)
+    with CartwiseClient("http://cartwise.test", api_key, transport=transport, budget=5.0) as sdk:
+        assert sdk.recommend(["22423"], k=3).source == "model"
+        fetch = sdk._fetch
+        assert fetch is not None
+        fetch.result(timeout=10)
+        transport.down = True
+        got = sdk.recommend(["85123A"], k=3)
+    shown = [item.product_id for item in got.items]
+    assert got.source == "fallback"
+    assert shown[0] == "22720" and "85123A" not in shown and len(shown) == 3  # then trending
+    assert got.items[0].title == "SET OF 3 CAKE TINS PANTRY DESIGN"
