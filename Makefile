@@ -42,9 +42,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/latency.py --data cartwise/sample_data
 
 # The non-Python parts and the SDK installed alone: the checkout extension (npm ci, build with
-# its 64 KB bundle check, typecheck, unit tests) and the base package in a fresh venv.
+# its 64 KB bundle check, typecheck, unit tests), the Magento module (php -l, XML well-formed)
+# and the base package in a fresh venv.
 snippets: sdk-alone
 	bash storefront_snippets/shopify/extensions/checkout-recommendations/check.sh
+	bash storefront_snippets/magento2/check.sh
 
 sdk-alone:
 	bash scripts/check_sdk_alone.sh
