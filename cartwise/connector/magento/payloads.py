@@ -15,7 +15,6 @@ pydantic and the standard library.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from cartwise.connector.json_bodies import describe, load_json
 from cartwise.errors import InvalidPayload
 
 __all__ = [
@@ -53,15 +53,9 @@ __all__ = [
     "parse_event",
 ]
 
-MAX_DEPTH = 64
-"""Magento bodies nest a handful of levels; deeper ones are refused before the JSON parser
-recurses."""
-
 _MAX_ID = 10**20
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
-_MAX_REPORTED_ERRORS = 3
 
 # Magento's product status and visibility codes (Magento\Catalog\Model\Product\Attribute\Source\
 # Status and Magento\Catalog\Model\Product\Visibility).
@@ -566,49 +560,6 @@ EVENT_MODELS: Final[dict[str, type[OrderPlaced | CartSaved | ProductSaved]]] = {
     "product_saved": ProductSaved,
 }
 """The module's event names and the body each carries."""
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError("not a JSON constant")
-
-
-def _too_deep(raw: bytes) -> bool:
-    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
-        return False
-    depth = 0
-    for token in _TOKENS.finditer(raw):
-        first = token.group()[:1]
-        if first in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif first in (b"]", b"}"):
-            depth -= 1
-    return False
-
-
-def load_json(body: bytes | str) -> object:
-    """The JSON value of a body; ValueError (no value echoed) when it is not JSON."""
-    raw = body.encode() if isinstance(body, str) else bytes(body)
-    if _too_deep(raw):
-        raise ValueError(f"the body nests deeper than {MAX_DEPTH} levels")
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise ValueError("the body is not valid JSON") from None
-
-
-def describe(error: ValidationError) -> tuple[str, list[str]]:
-    """A short message naming the failing fields (never their values), and those fields."""
-    problems = error.errors(include_url=False, include_input=False, include_context=False)
-    fields = [".".join(str(part) for part in problem["loc"]) or "body" for problem in problems]
-    shown = [
-        f"{field}: {problem['msg'].removeprefix('Value error, ')}"
-        for field, problem in zip(fields, problems[:_MAX_REPORTED_ERRORS], strict=False)
-    ]
-    if len(problems) > len(shown):
-        shown.append(f"and {len(problems) - len(shown)} more")
-    return "; ".join(shown), fields
 
 
 def parse_event(event: str, body: bytes | str) -> OrderPlaced | CartSaved | ProductSaved:

@@ -16,7 +16,6 @@ Layer 2: imports only `cartwise.domain`, `cartwise.errors`, pydantic and the sta
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from cartwise.connector.json_bodies import describe, load_json, too_deep
 from cartwise.domain import Cart, CartLine, Order, OrderLine, Product
 from cartwise.errors import InvalidPayload
 
@@ -75,7 +75,6 @@ _SAFE_TOPIC = re.compile(r"[a-z_]{1,40}/[a-z_]{1,40}")
 _DEVICES = frozenset({"mobile", "tablet", "desktop"})
 _TABLET_MARKERS = ("ipad", "tablet", "kindle", "silk/", "playbook")
 _MOBILE_MARKERS = ("mobi", "iphone", "ipod", "android", "windows phone", "blackberry", "opera mini")
-_MAX_REPORTED_ERRORS = 3
 
 
 # --- value normalisers: raise ValueError (never echoing the value) so pydantic names the field --
@@ -925,11 +924,6 @@ TOPIC_MODELS: Final[dict[str, type[BaseModel]]] = {
 # --- parsing --------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> object:
-    """JSON has no NaN or Infinity; Python's json module would accept them."""
-    raise ValueError("not a JSON constant")
-
-
 def _load(body: object) -> dict[str, object]:
     """The JSON object of a body; InvalidPayload for anything else."""
     if isinstance(body, Mapping):
@@ -938,40 +932,13 @@ def _load(body: object) -> dict[str, object]:
         body = bytes(body)
     if not isinstance(body, bytes | str):
         raise InvalidPayload("payload body must be JSON bytes, text or an object")
-    if too_deep(body):
-        raise InvalidPayload(f"payload body nests deeper than {MAX_DEPTH} levels")
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError, bad UTF-8, over-long numbers
-        raise InvalidPayload("payload body is not valid JSON") from None
+        data = load_json(body, what="payload body")
+    except ValueError as exc:
+        raise InvalidPayload(str(exc)) from None
     if not isinstance(data, dict):
         raise InvalidPayload("payload body must be a JSON object")
     return data
-
-
-MAX_DEPTH = 64
-"""Shopify payloads nest a few levels; deeper bodies are refused before the JSON parser recurses
-(a RecursionError deep in the parser can leave the interpreter's recursion accounting off)."""
-
-_OPENERS = re.compile(rb"[\[{]")
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
-
-
-def too_deep(body: bytes | str) -> bool:
-    """Whether a JSON text nests deeper than `MAX_DEPTH` (counted outside strings)."""
-    raw = body.encode() if isinstance(body, str) else body
-    if len(_OPENERS.findall(raw)) <= MAX_DEPTH:
-        return False
-    depth = 0
-    for token in _TOKENS.finditer(raw):
-        first = token.group()[:1]
-        if first in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif first in (b"]", b"}"):
-            depth -= 1
-    return False
 
 
 def _model_for(topic: object) -> type[BaseModel]:
@@ -981,20 +948,6 @@ def _model_for(topic: object) -> type[BaseModel]:
         shown = f" {key!r}" if _SAFE_TOPIC.fullmatch(key) else ""
         raise InvalidPayload(f"unknown webhook topic{shown}")
     return model
-
-
-def _describe(error: ValidationError) -> tuple[str, list[str]]:
-    """A short message naming the failing fields (never their values), and those fields."""
-    problems = error.errors(include_url=False, include_input=False, include_context=False)
-    fields = [".".join(str(part) for part in problem["loc"]) or "body" for problem in problems]
-    shown = [
-        f"{field}: {problem['msg'].removeprefix('Value error, ')}"
-        for field, problem in zip(fields, problems[:_MAX_REPORTED_ERRORS], strict=False)
-    ]
-    more = len(problems) - len(shown)
-    if more > 0:
-        shown.append(f"and {more} more")
-    return "; ".join(shown), fields
 
 
 def parse(topic: str, body: bytes | str | Mapping[str, object]) -> BaseModel:
@@ -1009,7 +962,7 @@ def parse(topic: str, body: bytes | str | Mapping[str, object]) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        message, fields = _describe(exc)
+        message, fields = describe(exc)
         raise InvalidPayload(
             f"invalid {name} payload: {message}", topic=name, fields=fields
         ) from None
