@@ -118,21 +118,11 @@ class InventoryRepository:
                 ):
                     if available is not None:
                         levels[item] = levels.get(item, 0) + max(0, available)
-        stocks: dict[str, int | None] = {}
-        for pid, records in by_product.items():
-            if not records:
-                continue
-            total: int | None = 0
-            for v in records:
-                if v.inventory_item_id in levels:
-                    total = None if total is None else total + levels[v.inventory_item_id]
-                elif v.stock is None:
-                    total = None
-                    break
-                elif total is not None:
-                    total += max(0, v.stock)
-            stocks[pid] = total
-        return stocks
+        return {
+            pid: _stock([(v.inventory_item_id, v.stock) for v in records], levels)
+            for pid, records in by_product.items()
+            if records
+        }
 
     def products_of_variants(self, domain: str, variant_ids: Iterable[str]) -> dict[str, str]:
         """variant id → product id, for the variants that are known."""
@@ -205,12 +195,20 @@ class InventoryRepository:
                     # None is not a quantity: the platform tracks no stock for the item.
                     if available is not None:
                         levels[item] = levels.get(item, 0) + max(0, available)
-        total = 0
-        for row in rows:
-            if row.inventory_item_id in levels:
-                total += levels[row.inventory_item_id]
-            elif row.stock is None:
-                return None, bool(rows)
-            else:
-                total += max(0, row.stock)
-        return (total if rows else None), bool(rows)
+        if not rows:
+            return None, False
+        return _stock([(r.inventory_item_id, r.stock) for r in rows], levels), True
+
+
+def _stock(variants: list[tuple[str | None, int | None]], levels: dict[str, int]) -> int | None:
+    """A product's units over its (inventory item, payload stock) variants: an item's known
+    location levels, else the stock its payload gave; an untracked variant makes it unlimited."""
+    total = 0
+    for item, stock in variants:
+        if item is not None and item in levels:
+            total += levels[item]
+        elif stock is None:
+            return None
+        else:
+            total += max(0, stock)
+    return total
