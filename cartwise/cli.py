@@ -302,18 +302,14 @@ async def _shopify_backfill(
     args: argparse.Namespace, settings: Settings, store: Store, processor: Any, bars: _LineBars
 ) -> Any:
     from cartwise.backfill import backfill_shopify, reconcile_shopify
-    from cartwise.connector.shopify.admin import ShopifyAdmin
-    from cartwise.installs import app_credentials, current_token
+    from cartwise.installs import reads_all_orders, shopify_admin
 
     install = store.installs.get(args.shop)
     if install is None or not install.active:
         raise UnknownShop(
             f"cartwise is not installed on {args.shop}: install the app on the shop first"
         )
-    token = current_token(store, app_credentials(settings), args.shop)
-    async with ShopifyAdmin(
-        args.shop, token.access_token, api_version=settings.shopify.api_version
-    ) as admin:
+    async with shopify_admin(store, settings, args.shop) as admin:
         if args.reconcile:
             return await reconcile_shopify(store, args.shop, admin, processor)
         return await backfill_shopify(
@@ -321,7 +317,7 @@ async def _shopify_backfill(
             args.shop,
             admin,
             processor,
-            full_history="read_all_orders" in token.scope.split(","),
+            full_history=reads_all_orders(install.scope),
             progress=bars,
             again=args.again,
         )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import httpx
 
 from cartwise.backfill import BACKFILL
+from cartwise.connector.shopify.admin import ShopifyAdmin
 from cartwise.connector.shopify.tokens import OfflineToken, refresh_offline_token
 from cartwise.connector.shopify.verify import AppCredentials
 from cartwise.domain import Platform, ShopRef
@@ -123,3 +124,15 @@ def authenticate_api_key(store: Store, secret: bytes, key: str) -> ApiKeyRecord 
     if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
         return None
     return store.api_keys.find(api_key_hash(secret, key))
+
+
+def shopify_admin(store: Store, settings: Settings, shop: str) -> ShopifyAdmin:
+    """An Admin API client for an installed shop with its current token (refreshed first when
+    it expires soon); the caller opens and closes it. Unauthorized when not installed."""
+    token = current_token(store, app_credentials(settings), shop)
+    return ShopifyAdmin(shop, token.access_token, api_version=settings.shopify.api_version)
+
+
+def reads_all_orders(scope: str) -> bool:
+    """Whether a granted scope lets the app read orders older than 60 days."""
+    return "read_all_orders" in scope.split(",")

@@ -28,7 +28,7 @@ from cartwise.connector.shopify.admin import ShopifyAdmin
 from cartwise.connector.shopify.subscriptions import ensure_webhook_subscriptions
 from cartwise.errors import CartwiseError, ModelNotTrained, UnknownShop
 from cartwise.ingestion import REBUILD, EventProcessor
-from cartwise.installs import app_credentials, current_token
+from cartwise.installs import reads_all_orders, shopify_admin
 from cartwise.magento_stores import client_for
 from cartwise.settings import Settings
 from cartwise.storage import Job, Store
@@ -199,10 +199,6 @@ def build_worker(
             if on_model_saved is not None:
                 on_model_saved(shop)
 
-    def admin_for(shop: str) -> ShopifyAdmin:
-        token = current_token(store, app_credentials(settings), shop)
-        return ShopifyAdmin(shop, token.access_token, api_version=settings.shopify.api_version)
-
     def magento(shop: str, *, reconcile: bool) -> None:
         async def run() -> None:
             allow = settings.magento.allow_private_urls
@@ -219,10 +215,10 @@ def build_worker(
             install = store.installs.get(shop)
             if install is None or not install.active:
                 continue
-            full = "read_all_orders" in install.scope.split(",")
+            full = reads_all_orders(install.scope)
 
             async def run(shop: str = shop, full: bool = full) -> None:
-                async with admin_for(shop) as admin:
+                async with shopify_admin(store, settings, shop) as admin:
                     report = await backfill_shopify(
                         store, shop, admin, processor, full_history=full
                     )
@@ -245,7 +241,7 @@ def build_worker(
                 continue
 
             async def run(shop: str = shop) -> None:
-                async with admin_for(shop) as admin:
+                async with shopify_admin(store, settings, shop) as admin:
                     await reconcile_shopify(store, shop, admin, processor)
 
             asyncio.run(run())
