@@ -23,7 +23,6 @@ import json
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from local_servers import free_port, wait_up
 
 from cartwise import storage
 from cartwise.backfill import backfill_shopify
@@ -148,26 +148,18 @@ class Loopback(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_fake(data: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     script = Path(__file__).with_name("fake_admin_api.py")
     proc = subprocess.Popen(
         [sys.executable, str(script), "--port", str(port), "--data", str(data), *extra]
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the fake Admin API did not start")
+    try:
+        wait_up(port, proc, 10, poll=0.05)
+    except SystemExit:
+        proc.kill()
+        raise
+    return proc, port
 
 
 def peak_rss_mb() -> float:

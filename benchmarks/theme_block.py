@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from local_servers import free_port, wait_up
 from playwright.sync_api import Browser, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,25 +59,6 @@ FIGURES = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"cartwise demo exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"cartwise demo did not listen on port {port} within {timeout:.0f}s")
-
-
 @contextmanager
 def cartwise_demo() -> Iterator[str]:
     """`cartwise demo` in a temporary working directory (its SQLite file lands there)."""
@@ -90,7 +70,7 @@ def cartwise_demo() -> Iterator[str]:
             cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            wait_up(port, proc)
+            wait_up(port, proc, 120, poll=0.2)
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()
