@@ -45,6 +45,8 @@ ResponseCache = Cache[RecommendationResponse]
 """Answers by (shop, model version, rules, customer, segments, request)."""
 
 _FROM_REQUEST = object()
+_REFRESH_BATCH = 2_000
+"""At most this many products are read again in one query when some have gone stale."""
 
 
 _Held = tuple[
@@ -61,7 +63,8 @@ class CatalogCache:
     in process for `ttl` seconds, so a hot storefront costs no database round trip per request.
 
     Plain dicts per shop, each value stamped with when it was read and read again once older
-    than `ttl` (one by one, so refills spread out instead of arriving together). The answers
+    than `ttl`; the first request to meet a stale product reads it together with every other
+    stale one (up to `_REFRESH_BATCH`), in one query. The answers
     given to anonymous shoppers are kept alongside: shoppers with the same cart, segment and
     placement (popular product pages) share one answer for as long. Changes made elsewhere
     (another worker, a job) show after at most `ttl` seconds; a change made through this process
@@ -107,12 +110,25 @@ class CatalogCache:
         now = self._clock()
         found: dict[str, Product] = {}
         missing: list[str] = []
+        stale = False
         for pid in ids:
             item = held.get(pid)
-            if item is None or now - item[0] > self._ttl:
+            if item is None:
                 missing.append(pid)
+            elif now - item[0] > self._ttl:
+                missing.append(pid)
+                stale = True
             elif item[1] is not None:
                 found[pid] = item[1]
+        if stale:
+            # everything else gone stale is read in the same query: a shop's products then
+            # cost one read per `ttl`, not one per request that meets an expired entry
+            wanted = set(missing)
+            for pid, item in list(held.items()):
+                if len(missing) >= _REFRESH_BATCH:
+                    break
+                if now - item[0] > self._ttl and pid not in wanted:
+                    missing.append(pid)
         if missing:
             loaded = self._store.products.get_many(shop, missing)
             for pid in missing:
