@@ -93,7 +93,9 @@ class Cart:
 class ShopRules:
     """The merchant's say over what a storefront shows: curated defaults (the fallback when the
     model has nothing), pinned products (shown first), blocked products (never shown), a price
-    band and diversity caps per vendor and per category (None = no limit)."""
+    band and diversity caps per vendor and per category (None = no limit), and the share of
+    each answer's slots given to exploration (0 to 0.5; 0 = off): products the model ranks a
+    little lower, chosen by Thompson sampling on their storefront clicks."""
 
     defaults: tuple[str, ...] = ()
     pinned: tuple[str, ...] = ()
@@ -102,3 +104,4 @@ class ShopRules:
     max_price: float | None = None
     max_per_vendor: int | None = None
     max_per_category: int | None = None
+    exploration_share: float = 0.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -208,7 +208,8 @@ class EventProcessor:
         if p.test:
             return "ignored"
         order = p.to_order(customer_key=lambda cid: self.customer_key(shop, cid))
-        return self.apply_order(shop, order, p.version_at(), order_segments(p), batch)
+        sessions = [t for t in (p.checkout_token, p.cart_token) if t]
+        return self.apply_order(shop, order, p.version_at(), order_segments(p), batch, sessions)
 
     def apply_order(
         self,
@@ -217,10 +218,13 @@ class EventProcessor:
         version: datetime,
         segments: list[str],
         batch: ShopBatch,
+        sessions: Sequence[str] = (),
     ) -> str:
         """Store one state of an order (its customer already a keyed hash), whatever platform
         it came from: a new order is folded into the model with the batch, a change to one
-        already counted schedules a rebuild, an older state than the stored one is dropped."""
+        already counted schedules a rebuild, an older state than the stored one is dropped.
+        `sessions` are the storefront keys the order is known by (checkout and cart tokens),
+        which attribute it to the recommendations of those sessions."""
         store = self._store
         if store.redactions.redacted_at(shop, "order", order.order_id) is not None:
             return "ignored"
@@ -232,6 +236,7 @@ class EventProcessor:
                 return "ignored"  # a stale retry or a duplicate state
             previous = tx.orders.get(shop, order.order_id)
             tx.orders.upsert_many(shop, [order])
+            tx.orders.add_sessions(shop, order.order_id, sessions)
             if previous is None:
                 if not order.cancelled:
                     _count_segments(tx, shop, segments, order, +1)

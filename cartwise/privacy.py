@@ -45,13 +45,20 @@ def redact_customer(
     store.redactions.add(shop, "order", order_ids)
     if key:
         store.redactions.add(shop, "customer", [tombstone_key(key)])
-    counts = {"orders": 0, "carts": 0, "events": 0, "exports": 0}
+    counts = {"orders": 0, "carts": 0, "events": 0, "exports": 0, "storefront_events": 0}
     if store.shops.get(shop) is not None:
+        theirs = [o.order_id for o in store.orders.for_customer(shop, key)] if key else []
+        sessions = [
+            s for keys in store.orders.sessions_of(shop, order_ids + theirs).values() for s in keys
+        ]
         deleted = store.orders.delete(shop, order_ids=order_ids, customer_id=key)
         counts["orders"] = len(deleted)
         store.versions.forget(shop, "order", deleted)
         if key:
             counts["carts"] = store.carts.delete(shop, customer_id=key)
+            sessions += store.experiments.forget_customer(shop, key)
+        # what the storefront reported in their sessions (the daily counts name no one)
+        counts["storefront_events"] = store.tracking.delete_sessions(shop, sessions)
     if customer:
         counts["exports"] = store.exports.delete_for_customer(shop, customer)
     counts["events"] = store.events.blank_bodies(

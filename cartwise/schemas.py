@@ -18,6 +18,7 @@ __all__ = [
     "EventBatch",
     "EventKind",
     "EventsAccepted",
+    "ExperimentArm",
     "Placement",
     "RecommendationItem",
     "RecommendationRequest",
@@ -28,7 +29,9 @@ __all__ = [
 ]
 
 Placement = Literal["cart", "checkout", "product", "thank_you", "home", "other"]
-Source = Literal["model", "trending", "defaults", "cache", "fallback"]
+Source = Literal["model", "trending", "defaults", "cache", "fallback", "control"]
+"""Where an answer's items came from; "control": the shopper is in an experiment's control arm
+that shows no recommendations, so the storefront shows nothing (not its curated fallback)."""
 
 
 class CartItem(BaseModel):
@@ -76,11 +79,21 @@ class RecommendationItem(BaseModel):
     score: float
 
 
+class ExperimentArm(BaseModel):
+    """Where the shopper landed in the shop's running experiment: stable for the session.
+    A held-out shopper sees the control and is left out of the readout."""
+
+    experiment: str
+    arm: str
+    holdout: bool = False
+
+
 class RecommendationResponse(BaseModel):
     items: list[RecommendationItem]
     source: Source
     model_version: int | None
     request_id: str
+    experiment: ExperimentArm | None = None
 
 
 EventKind = Literal["impression", "click", "add_to_cart"]

@@ -12,17 +12,21 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
+import numpy as np
 from cachetools import LRUCache
 
 from cartwise.cache import Cache
 from cartwise.domain import Product, ShopRules
 from cartwise.errors import UnknownShop
+from cartwise.experiments import ItemStats, choose, exploration_slots
 from cartwise.recommender import HybridRecommender, Recommendation
 from cartwise.schemas import (
+    ExperimentArm,
     RecommendationItem,
     RecommendationRequest,
     RecommendationResponse,
@@ -33,9 +37,11 @@ from cartwise.storage import Store
 __all__ = [
     "CatalogCache",
     "DefaultsProvider",
+    "ExplorationStats",
     "LoadedModel",
     "ModelRegistry",
     "ResponseCache",
+    "Treatment",
     "fallback_answer",
     "in_stock",
     "recommend",
@@ -172,6 +178,23 @@ class LoadedModel:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Treatment:
+    """What the shopper's experiment arm changes in this answer: `no_recommendations` answers
+    nothing (source "control"), `trending_only` skips the model, a `variant` may turn the
+    shopper's history off or set its own exploration share. `label` goes back in the answer."""
+
+    label: ExperimentArm
+    kind: Literal["no_recommendations", "trending_only", "variant"] = "variant"
+    personalised: bool = True
+    exploration_share: float | None = None
+
+
+ExplorationStats = Callable[[], Mapping[str, ItemStats]]
+"""The shop's products' storefront record (impressions, clicks and add-to-carts), asked for
+only when an answer has exploration slots."""
+
+
 @dataclass(slots=True)
 class _Entry:
     version: int | None
@@ -269,6 +292,8 @@ def recommend(
     segments: Sequence[str] = (),
     cache: ResponseCache | None = None,
     catalog: CatalogCache | None = None,
+    treatment: Treatment | None = None,
+    exploration: ExplorationStats | None = None,
 ) -> RecommendationResponse:
     """Answer a storefront: up to `request.k` in-stock products that are not in the cart.
 
@@ -287,18 +312,44 @@ def recommend(
     one of the same session (same `session_id`, cart and model version) is answered from it;
     with a `catalog` memory, an anonymous request (no customer) repeating another's cart,
     segment and placement is answered as that one was, for as long as the memory holds.
+
+    A `treatment` (the shopper's experiment arm) changes the answer as it says and is named in
+    it. When the rules (or the arm) give exploration a share of the slots, the last ones go to
+    products ranked just below the answer, drawn by Thompson sampling on their `exploration`
+    record.
     """
     who = request.customer_id if customer is _FROM_REQUEST else customer
     assert who is None or isinstance(who, str)
+    label = treatment.label if treatment is not None else None
+    if treatment is not None and not treatment.personalised:
+        who = None
     if rules is None:
         rules = _shop_rules(store, shop, catalog)
     cart = tuple(dict.fromkeys(line.product_id for line in request.cart))
     loaded = _current_model(registry, shop)
+    if treatment is not None and treatment.kind == "no_recommendations":
+        return RecommendationResponse(
+            items=[],
+            source="control",
+            model_version=loaded.version if loaded is not None else None,
+            request_id=uuid.uuid4().hex,
+            experiment=label,
+        )
+    share = rules.exploration_share
+    if treatment is not None and treatment.exploration_share is not None:
+        share = treatment.exploration_share
+    explore = exploration_slots(request.k, share) if exploration is not None else 0
+    arm_key = None if treatment is None else (treatment.kind, label, treatment.exploration_share)
     key = None
     version = (loaded.version, loaded.created_at) if loaded is not None else None
     if cache is not None and request.session_id:
         key = response_key(
-            shop, version, rules, who, segments, request.model_dump_json(exclude={"customer_id"})
+            shop,
+            version,
+            rules,
+            who,
+            segments,
+            request.model_dump_json(exclude={"customer_id"}) + repr(arm_key),
         )
         hit = cache.get(key)
         if hit is not None:
@@ -310,6 +361,7 @@ def recommend(
             rules,
             tuple(segments),
             request.model_dump_json(exclude={"customer_id", "session_id"}),
+            arm_key,
         )
         hit = catalog.answer(shop, shared_key)
         if hit is not None:
@@ -322,7 +374,7 @@ def recommend(
         def defaults(_shop: str, n: int) -> Sequence[str]:
             return curated[:n]
 
-    picked = _Picked(store, shop, request.k, exclude=cart, rules=rules, catalog=catalog)
+    picked = _Picked(store, shop, request.k - explore, exclude=cart, rules=rules, catalog=catalog)
     if rules.pinned:
         try:
             picked.add(None, [Recommendation(p, 0.0, _REASON_DEFAULTS) for p in rules.pinned])
@@ -330,21 +382,22 @@ def recommend(
             raise
         except Exception:
             log.exception("pinned products failed for shop %s", shop)
-    chain = _chain(store, shop, loaded, cart, who, request.k, defaults, segments)
-    for source, step in chain:
-        if picked.full:
-            break
+    use_model = treatment is None or treatment.kind != "trending_only"
+    chain = _chain(store, shop, loaded, cart, who, request.k, defaults, segments, use_model)
+    _fill(picked, chain, shop)
+    if explore and exploration is not None:
+        picked.grow(explore)
         try:
-            picked.add(source, step())
-        except UnknownShop:
-            raise
+            _explore(picked, exploration)
         except Exception:
-            log.exception("recommendation step %r failed for shop %s", source, shop)
+            log.exception("exploration failed for shop %s", shop)
+        _fill(picked, chain, shop)
     answer = RecommendationResponse(
         items=picked.items,
         source=picked.source or ("defaults" if picked.items else "fallback"),
         model_version=loaded.version if loaded is not None else None,
         request_id=uuid.uuid4().hex,
+        experiment=label,
     )
     if cache is not None and key is not None:
         cache.set(key, answer)
@@ -465,11 +518,14 @@ def _chain(
     k: int,
     defaults: DefaultsProvider | None,
     segments: Sequence[str] = (),
+    personalise: bool = True,
 ) -> Iterator[tuple[Source, _Step]]:
+    """The steps of an answer, best first; without `personalise` (a trending-only arm) the
+    model's own answer to the cart is skipped and its trending list kept."""
     # Ask each step for more than k: the rules below drop cart items and sold-out products.
     n = 3 * k + len(cart) + 5
     model = loaded.model if loaded is not None else None
-    if model is not None and (customer_id or any(model.knows(p) for p in cart)):
+    if model is not None and personalise and (customer_id or any(model.knows(p) for p in cart)):
         # A short list first (the model's cost grows with it); only when the rules drop so
         # many that it falls short is the model asked again, for the longer list.
         yield "model", lambda: model.recommend(cart=list(cart), customer_id=customer_id, k=k + 4)
@@ -490,6 +546,34 @@ def _chain(
             for p in store.products.list(shop, limit=n)
         ],
     )
+
+
+def _fill(picked: _Picked, chain: Iterator[tuple[Source, _Step]], shop: str) -> None:
+    """Run the chain's next steps until the answer is full; a failing step is logged and
+    skipped. The chain is left where it stopped, so a later call goes on from there."""
+    while not picked.full:
+        nxt = next(chain, None)
+        if nxt is None:
+            return
+        source, step = nxt
+        try:
+            picked.add(source, step())
+        except UnknownShop:
+            raise
+        except Exception:
+            log.exception("recommendation step %r failed for shop %s", source, shop)
+
+
+def _explore(picked: _Picked, exploration: ExplorationStats) -> None:
+    """Fill the slots left open with the candidates that just missed the answer, best
+    Thompson draw first: each product's click and add-to-cart rate is sampled from its Beta
+    posterior, so one rarely shown gets its chance and one that never converts fades."""
+    spare = picked.spare
+    if not spare:
+        return
+    by_id = {rec.product_id: rec for rec in spare}
+    order = choose(list(by_id), exploration(), len(by_id), rng=np.random.default_rng())
+    picked.add(None, [by_id[pid] for pid in order])
 
 
 def _segment_step(store: Store, shop: str, segment: str, n: int) -> _Step:
@@ -528,10 +612,16 @@ class _Picked:
         self._categories: dict[str, int] = {}
         self.items: list[RecommendationItem] = []
         self.source: Source | None = None
+        self.spare: list[Recommendation] = []
+        """Candidates of the last step that were not looked at because the answer was full."""
 
     @property
     def full(self) -> bool:
         return len(self.items) >= self._k
+
+    def grow(self, extra: int) -> None:
+        """Make room for `extra` more items."""
+        self._k += extra
 
     def add(self, source: Source | None, recommendations: Iterable[Recommendation]) -> None:
         fresh: dict[str, Recommendation] = {}
@@ -547,6 +637,8 @@ class _Picked:
             chunk = queue[start : start + 2 * (self._k - len(self.items)) + 2]
             start += len(chunk)
             self._take(source, chunk)
+        if self.full:
+            self.spare = [rec for rec in queue if rec.product_id not in self._seen]
 
     def _take(self, source: Source | None, chunk: list[Recommendation]) -> None:
         ids = [rec.product_id for rec in chunk]

@@ -35,6 +35,8 @@ LAYERS = {
     "ingestion": 4,
     "backfill": 4,
     "magento_stores": 4,
+    "arms": 4,
+    "readouts": 4,
     "evaluation": 4,
     "api": 5,
     "cli": 5,
@@ -53,7 +55,7 @@ MAY_IMPORT = {0: {0}, 1: {0}, 2: {0}, 3: {0, 1, 2}, 4: {0, 1, 2, 3}, 5: {0, 1, 2
 # Use cases compose: the job worker runs ingestion, training and privacy; ingestion hands
 # privacy requests to `privacy`, which retrains without the redacted history; backfill stores
 # platform history through ingestion's rules and trains; jobs run backfills with the
-# install's token.
+# install's token; arms hands serving the shopper's treatment; jobs compute experiment readouts.
 SAME_LAYER_ARROWS = {
     ("cli", "api"),
     ("__main__", "cli"),
@@ -71,6 +73,8 @@ SAME_LAYER_ARROWS = {
     ("installs", "backfill"),
     ("magento_stores", "backfill"),
     ("jobs", "magento_stores"),
+    ("arms", "serving"),
+    ("jobs", "readouts"),
 }
 SDK = "sdk"
 FACADE = "__init__"

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from cartwise import storage
-from cartwise.domain import Platform, Product, ShopRef
+from cartwise.domain import Platform, Product, ShopRef, ShopRules
 from cartwise.errors import UnknownShop
+from cartwise.experiments import ItemStats
 from cartwise.recommender import HybridRecommender, Interaction, Item
-from cartwise.schemas import CartItem, RecommendationRequest
-from cartwise.serving import ModelRegistry, recommend
+from cartwise.schemas import CartItem, ExperimentArm, RecommendationRequest
+from cartwise.serving import ModelRegistry, Treatment, recommend
 from cartwise.storage import Store
 
 SHOP = "tea.example"
@@ -312,3 +313,120 @@ def test_the_chain_on_postgresql(postgres_url: str, clock: Clock) -> None:
         assert sorted(item.product_id for item in answer.items) == ["cup", "pot"]
     finally:
         store.close()
+
+
+ARM_LABEL = ExperimentArm(experiment="exp1", arm="a")
+
+
+def test_the_no_recommendations_control_answers_nothing_and_says_so(
+    store: Store, registry: ModelRegistry
+) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    treatment = Treatment(label=ARM_LABEL, kind="no_recommendations")
+    answer = recommend(store, registry, SHOP, ask(["cake"], k=3), treatment=treatment)
+    assert answer.items == [] and answer.source == "control"
+    assert answer.experiment == ARM_LABEL and answer.model_version == 1
+
+
+def test_the_trending_control_never_asks_the_model(store: Store, registry: ModelRegistry) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    plain = recommend(store, registry, SHOP, ask(["cake"], k=2))
+    assert plain.source == "model"
+    treatment = Treatment(label=ARM_LABEL, kind="trending_only")
+    answer = recommend(store, registry, SHOP, ask(["cake"], k=2), treatment=treatment)
+    assert answer.source == "trending" and answer.experiment == ARM_LABEL
+    assert {i.reason for i in answer.items} != {"Often bought with Cake stand"}
+    assert "cake" not in {i.product_id for i in answer.items}
+
+
+def test_an_unpersonalised_variant_ignores_the_shopper(
+    store: Store, registry: ModelRegistry
+) -> None:
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    baskets = [("c1", ("bag", "jar")), ("c1", ("tin",)), (None, ("cake", "cup", "pot"))]
+    interactions = [
+        Interaction(f"o{n}", who, pid, 1.0, None, start + timedelta(hours=n))
+        for n, (who, basket) in enumerate(baskets)
+        for pid in basket
+    ]
+    items = [Item(p.product_id, title=p.title, price=p.price) for p in CATALOG]
+    store.models.save(SHOP, HybridRecommender().fit(interactions, items).to_bytes(), {})
+    mine = recommend(store, registry, SHOP, ask([], k=3, customer_id="c1"))
+    anonymous = recommend(store, registry, SHOP, ask([], k=3))
+    assert [i.product_id for i in mine.items] != [i.product_id for i in anonymous.items]
+    treatment = Treatment(label=ARM_LABEL, personalised=False)
+    answer = recommend(store, registry, SHOP, ask([], k=3, customer_id="c1"), treatment=treatment)
+    assert [i.product_id for i in answer.items] == [i.product_id for i in anonymous.items]
+    assert answer.experiment == ARM_LABEL
+
+
+def stats(good: str, others: list[str]) -> Mapping[str, ItemStats]:
+    record = {pid: ItemStats(impressions=10_000, successes=0) for pid in others}
+    record[good] = ItemStats(impressions=10_000, successes=9_000)
+    return record
+
+
+def test_exploration_prefers_a_strong_record_over_a_weak_one(
+    store: Store, registry: ModelRegistry
+) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    ranked = [i.product_id for i in recommend(store, registry, SHOP, ask(["cake"], k=5)).items]
+    spare = ranked[2:]
+    for good in spare:
+        others = [p for p in spare if p != good]
+
+        def record(good: str = good, others: list[str] = others) -> Mapping[str, ItemStats]:
+            return stats(good, others)
+
+        answer = recommend(
+            store,
+            registry,
+            SHOP,
+            ask(["cake"], k=3),
+            rules=ShopRules(exploration_share=0.34),
+            exploration=record,
+        )
+        assert [i.product_id for i in answer.items] == [*ranked[:2], good]
+
+
+def test_no_exploration_without_slots_or_a_record(store: Store, registry: ModelRegistry) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    base = recommend(store, registry, SHOP, ask(["cake"], k=4))
+
+    def boom() -> Mapping[str, ItemStats]:
+        raise AssertionError("the record is read only when a slot explores")
+
+    # floor(4 * 0.1) = 0 slots
+    same = recommend(
+        store,
+        registry,
+        SHOP,
+        ask(["cake"], k=4),
+        rules=ShopRules(exploration_share=0.1),
+        exploration=boom,
+    )
+    assert [i.product_id for i in same.items] == [i.product_id for i in base.items]
+    # a slot but no record provider: the plain answer
+    plain = recommend(
+        store, registry, SHOP, ask(["cake"], k=4), rules=ShopRules(exploration_share=0.5)
+    )
+    assert [i.product_id for i in plain.items] == [i.product_id for i in base.items]
+
+
+def test_a_failing_record_still_fills_the_answer(store: Store, registry: ModelRegistry) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    base = recommend(store, registry, SHOP, ask(["cake"], k=4))
+
+    def broken() -> Mapping[str, ItemStats]:
+        raise RuntimeError("storage down")
+
+    answer = recommend(
+        store,
+        registry,
+        SHOP,
+        ask(["cake"], k=4),
+        rules=ShopRules(exploration_share=0.5),
+        exploration=broken,
+    )
+    assert len(answer.items) == 4
+    assert [i.product_id for i in answer.items] == [i.product_id for i in base.items]

@@ -38,6 +38,12 @@ class RulesBody(BaseModel):
     max_price: float | None = Field(default=None, ge=0)
     max_per_vendor: int | None = Field(default=None, ge=1, le=20)
     max_per_category: int | None = Field(default=None, ge=1, le=20)
+    exploration_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of each answer's slots given to exploration (Thompson sampling).",
+    )
 
     @model_validator(mode="after")
     def _band(self) -> RulesBody:
@@ -58,6 +64,7 @@ class RulesBody(BaseModel):
             max_price=self.max_price,
             max_per_vendor=self.max_per_vendor,
             max_per_category=self.max_per_category,
+            exploration_share=self.exploration_share,
         )
 
     @classmethod
@@ -70,6 +77,7 @@ class RulesBody(BaseModel):
             max_price=rules.max_price,
             max_per_vendor=rules.max_per_vendor,
             max_per_category=rules.max_per_category,
+            exploration_share=rules.exploration_share,
         )
 
 

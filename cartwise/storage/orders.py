@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, u
 
 from cartwise.domain import Order, OrderLine
 from cartwise.storage._base import Runner, chunked, insert_for, require_shop_id
-from cartwise.storage.schema import order_lines, orders, shops, to_utc
+from cartwise.storage.schema import order_lines, order_sessions, orders, shops, to_utc
 
 __all__ = ["OrderRepository"]
 
@@ -80,6 +80,36 @@ class OrderRepository:
                 )
         return found
 
+    def add_sessions(self, domain: str, order_id: str, session_keys: Iterable[str]) -> None:
+        """Remember the storefront session keys (checkout and cart tokens) of an order; keys
+        already known are kept, so every state of the order may send them again."""
+        keys = [k for k in dict.fromkeys(session_keys) if k]
+        if not keys:
+            return
+        with self._runner.write(f"saving session keys of an order of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            conn.execute(
+                insert_for(conn, order_sessions).on_conflict_do_nothing(),
+                [{"shop_id": shop_id, "order_id": order_id, "session_key": k} for k in keys],
+            )
+
+    def sessions_of(self, domain: str, order_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The session keys of each of `order_ids` that has any."""
+        found: dict[str, list[str]] = defaultdict(list)
+        with self._runner.read(f"reading session keys of orders of {domain!r}") as conn:
+            shop_id = require_shop_id(conn, domain)
+            for chunk in chunked(dict.fromkeys(order_ids), 500):
+                rows = conn.execute(
+                    select(order_sessions.c.order_id, order_sessions.c.session_key)
+                    .where(
+                        order_sessions.c.shop_id == shop_id, order_sessions.c.order_id.in_(chunk)
+                    )
+                    .order_by(order_sessions.c.order_id, order_sessions.c.session_key)
+                ).all()
+                for order_id, key in rows:
+                    found[str(order_id)].append(str(key))
+        return {order_id: tuple(keys) for order_id, keys in found.items()}
+
     def count(self, domain: str) -> int:
         """Stored orders of the shop, cancelled ones included."""
         with self._runner.read(f"counting orders of {domain!r}") as conn:
@@ -127,7 +157,7 @@ class OrderRepository:
         self, domain: str, *, order_ids: Iterable[str] = (), customer_id: str | None = None
     ) -> list[str]:
         """Delete the orders named, and every order of `customer_id` when given; returns the
-        ids of the orders deleted (their lines go with them)."""
+        ids of the orders deleted (their lines and session keys go with them)."""
         ids = list(dict.fromkeys(order_ids))
         deleted: list[str] = []
         with self._runner.write(f"deleting orders of {domain!r}") as conn:
@@ -146,6 +176,12 @@ class OrderRepository:
                 if rows:
                     conn.execute(delete(orders).where(orders.c.id.in_([r.id for r in rows])))
                     deleted.extend(r.order_id for r in rows)
+            for batch in chunked(deleted, 500):
+                conn.execute(
+                    delete(order_sessions).where(
+                        order_sessions.c.shop_id == shop_id, order_sessions.c.order_id.in_(batch)
+                    )
+                )
         return deleted
 
     def _pages(self, domain: str, shop_id: int, since: datetime | None) -> Iterator[Order]:

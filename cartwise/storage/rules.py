@@ -54,6 +54,7 @@ def _to_doc(rules: ShopRules) -> dict[str, Any]:
         "max_price": rules.max_price,
         "max_per_vendor": rules.max_per_vendor,
         "max_per_category": rules.max_per_category,
+        "exploration_share": rules.exploration_share,
     }
 
 
@@ -66,4 +67,5 @@ def _from_doc(doc: dict[str, Any]) -> ShopRules:
         max_price=doc.get("max_price"),
         max_per_vendor=doc.get("max_per_vendor"),
         max_per_category=doc.get("max_per_category"),
+        exploration_share=float(doc.get("exploration_share") or 0.0),
     )

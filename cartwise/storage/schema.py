@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -33,6 +34,10 @@ __all__ = [
     "api_keys",
     "carts",
     "dead_letters",
+    "event_daily",
+    "experiment_reports",
+    "experiments",
+    "exposures",
     "installs",
     "inventory_levels",
     "jobs",
@@ -40,6 +45,7 @@ __all__ = [
     "metadata",
     "model_artifacts",
     "order_lines",
+    "order_sessions",
     "orders",
     "privacy_exports",
     "products",
@@ -389,4 +395,70 @@ magento_stores = Table(
     Column("disconnected_at", UTCDateTime, nullable=True),
     Column("last_synced_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The session keys an order is known by on the storefront (Shopify's checkout and cart tokens):
+# what ties an order to the recommendations shown and clicked in that session.
+order_sessions = Table(
+    "order_sessions",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("order_id", Text, primary_key=True),
+    Column("session_key", String(128), primary_key=True),
+    Index("ix_order_sessions_key", "shop_id", "session_key"),
+)
+
+# Storefront events counted per day, placement and kind as they arrive, so the dashboard reads
+# a few hundred rows for a year instead of every event. `placement` is "" when none was given.
+event_daily = Table(
+    "event_daily",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("placement", String(16), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+# A shop's experiments: the arms and holdout as JSON, the planned sample size, and when it ran.
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("definition", _Json, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),
+    UniqueConstraint("shop_id", "key", name="uq_experiments_shop_key"),
+)
+
+# Who was answered under which arm: one row per visitor session, experiment and placement, with
+# the first and last time. Control arms that show nothing are logged too, or their visitors
+# would be invisible to the analysis.
+exposures = Table(
+    "exposures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("experiment", String(64), nullable=False),
+    Column("session_id", String(128), nullable=False),
+    Column("placement", String(16), nullable=False),
+    Column("arm", String(64), nullable=False),
+    Column("holdout", Boolean, nullable=False),
+    Column("customer_id", Text, nullable=True),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop_id", "experiment", "session_id", "placement", name="uq_exposures_visit"),
+)
+
+# The latest computed readout of each experiment (KPIs per arm, tests, the decision), so the
+# dashboard shows it without reading every event.
+experiment_reports = Table(
+    "experiment_reports",
+    metadata,
+    Column("shop_id", ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("experiment", String(64), primary_key=True),
+    Column("report", _Json, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
 )

@@ -17,6 +17,7 @@ from cartwise.storage.artifacts import ModelRepository
 from cartwise.storage.carts import CartRepository
 from cartwise.storage.engine import create_schema, make_engine, translate_errors
 from cartwise.storage.events import EventRepository
+from cartwise.storage.experiments import ExperimentRepository
 from cartwise.storage.exports import ExportRepository
 from cartwise.storage.installs import InstallRepository
 from cartwise.storage.inventory import InventoryRepository
@@ -54,6 +55,7 @@ class _Repositories:
         self.sync = SyncRepository(runner)
         self.tracking = TrackingRepository(runner)
         self.magento = MagentoStoreRepository(runner)
+        self.experiments = ExperimentRepository(runner)
 
 
 class Transaction(_Repositories):

@@ -343,6 +343,7 @@ def test_rules_round_trip(world: World) -> None:
         "max_price": 50.0,
         "max_per_vendor": 3,
         "max_per_category": 4,
+        "exploration_share": 0.2,
     }
     response = put_rules(world, rules)
     assert response.status_code == 200, response.get_json()

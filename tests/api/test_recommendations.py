@@ -47,7 +47,8 @@ def test_answer_follows_the_contract(client: FlaskClient, train: Callable[[], in
     assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     answer = response.get_json()
-    assert set(answer) == {"items", "source", "model_version", "request_id"}
+    assert set(answer) == {"items", "source", "model_version", "request_id", "experiment"}
+    assert answer["experiment"] is None  # no experiment running
     assert answer["source"] == "model"
     assert answer["model_version"] == version
     assert re.fullmatch(r"[0-9a-f]{32}", answer["request_id"])

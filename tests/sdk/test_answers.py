@@ -147,7 +147,8 @@ async def test_the_fallback_has_the_answer_shape(
     router.post("/v1/recommendations").mock(return_value=httpx.Response(503))
     async with client(clock) as sdk:
         got = await sdk.recommend()
-    assert set(got.model_dump()) == {"items", "source", "model_version", "request_id"}
+    assert set(got.model_dump()) == {"items", "source", "model_version", "request_id", "experiment"}
+    assert got.experiment is None
     assert got.items[0].model_dump() == DEFAULTS[0].model_dump()
     assert isinstance(got.items[0], RecommendationItem)
 

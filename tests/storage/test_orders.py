@@ -109,3 +109,14 @@ def test_unknown_shop_fails_at_the_call(db: storage.Store) -> None:
         db.orders.upsert_many("nowhere.example", [order("o1")])
     with pytest.raises(UnknownShop):
         db.orders.customers_count("nowhere.example")
+
+
+def test_session_keys_are_kept_once_and_go_with_their_order(db: storage.Store, domain: str) -> None:
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    db.orders.upsert_many(domain, [Order("o1", at, (OrderLine("a"),)), Order("o2", at, ())])
+    db.orders.add_sessions(domain, "o1", ["checkout-1", "cart-1", "", "cart-1"])
+    db.orders.add_sessions(domain, "o1", ["cart-1"])
+    db.orders.add_sessions(domain, "o2", [])
+    assert db.orders.sessions_of(domain, ["o1", "o2", "o3"]) == {"o1": ("cart-1", "checkout-1")}
+    db.orders.delete(domain, order_ids=["o1"])
+    assert db.orders.sessions_of(domain, ["o1"]) == {}
