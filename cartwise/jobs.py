@@ -30,6 +30,7 @@ from cartwise.errors import CartwiseError, ModelNotTrained, UnknownShop
 from cartwise.ingestion import REBUILD, EventProcessor
 from cartwise.installs import reads_all_orders, shopify_admin
 from cartwise.magento_stores import client_for
+from cartwise.readouts import refresh_readouts
 from cartwise.settings import Settings
 from cartwise.storage import Job, Store
 from cartwise.training import train_shop
@@ -43,6 +44,8 @@ Handler = Callable[[Sequence[Job]], None]
 """Runs a batch of jobs of one kind; raises to have them retried (one by one)."""
 
 MAX_ATTEMPTS = 6
+READOUT_EVERY_SECONDS = 900.0
+"""How often the running experiments' readouts are recomputed."""
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 600.0
 
@@ -257,6 +260,9 @@ def build_worker(
         for shop in store.shops.list():
             processor.schedule_rebuild(shop.domain)
 
+    def readouts() -> None:
+        refresh_readouts(store, [shop.domain for shop in store.shops.list()])
+
     def purge() -> None:
         store.jobs.purge_finished(datetime.now(UTC) - timedelta(days=1))
 
@@ -274,6 +280,7 @@ def build_worker(
             (settings.jobs.rebuild_every_hours * 3600, schedule_rebuilds),
             (settings.jobs.reconcile_every_hours * 3600, schedule_reconciliations),
             (3600.0, purge),
+            (READOUT_EVERY_SECONDS, readouts),
         ],
     )
 

@@ -75,6 +75,7 @@ SAME_LAYER_ARROWS = {
     ("jobs", "magento_stores"),
     ("arms", "serving"),
     ("jobs", "readouts"),
+    ("readouts", "arms"),
 }
 SDK = "sdk"
 FACADE = "__init__"

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, delete, func, select
 
-from cartwise.schemas import TrackedEvent
+from cartwise.schemas import EventKind, TrackedEvent
 from cartwise.storage._base import Runner, chunked, insert_for, require_shop_id
 from cartwise.storage.schema import event_daily, to_utc, tracked_events
 
@@ -32,7 +33,7 @@ class DailyCount:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    kind: str
+    kind: EventKind
     product_id: str
     session_id: str
     occurred_at: datetime
@@ -163,7 +164,12 @@ class TrackingRepository:
                 rows = conn.execute(query).all()
             for r in rows:
                 yield StoredEvent(
-                    r.kind, r.product_id, r.session_id, r.occurred_at, r.placement, r.request_id
+                    cast(EventKind, r.kind),
+                    r.product_id,
+                    r.session_id,
+                    r.occurred_at,
+                    r.placement,
+                    r.request_id,
                 )
 
 
