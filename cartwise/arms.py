@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from cartwise.storage.experiments import ExperimentRecord, ExposureRecord
 __all__ = [
     "ExperimentMemory",
     "ExposureLog",
+    "RunningExperiment",
     "StorefrontRecord",
     "experiment_from",
     "treatment_for",
@@ -102,6 +104,17 @@ def treatment_for(shop: str, experiment: Experiment, visitor: str) -> Treatment:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RunningExperiment:
+    """A shop's running experiment and the placement it splits (None: every placement)."""
+
+    experiment: Experiment
+    placement: str | None = None
+
+    def covers(self, placement: str) -> bool:
+        return self.placement is None or self.placement == placement
+
+
 class ExperimentMemory:
     """Each shop's running experiment, read from storage at most every `ttl` seconds."""
 
@@ -111,17 +124,21 @@ class ExperimentMemory:
         self._store = store
         self._ttl = ttl
         self._clock = clock
-        self._held: dict[str, tuple[float, Experiment | None]] = {}
+        self._held: dict[str, tuple[float, RunningExperiment | None]] = {}
 
-    def running(self, shop: str) -> Experiment | None:
+    def running(self, shop: str) -> RunningExperiment | None:
         now = self._clock()
         held = self._held.get(shop)
         if held is not None and now - held[0] <= self._ttl:
             return held[1]
-        experiment: Experiment | None = None
+        experiment: RunningExperiment | None = None
         try:
             record = self._store.experiments.running(shop)
-            experiment = None if record is None else experiment_from(record)
+            if record is not None:
+                placement = record.definition.get("placement")
+                experiment = RunningExperiment(
+                    experiment_from(record), str(placement) if placement else None
+                )
         except InvalidRequest:
             log.exception("the running experiment of %s is not valid; ignoring it", shop)
         self._held[shop] = (now, experiment)

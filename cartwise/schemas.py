@@ -83,6 +83,8 @@ class ExperimentArm(BaseModel):
     """Where the shopper landed in the shop's running experiment: stable for the session.
     A held-out shopper sees the control and is left out of the readout."""
 
+    model_config = ConfigDict(frozen=True)
+
     experiment: str
     arm: str
     holdout: bool = False

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; unset means a SQLite file `cartwise.db` in the working dir.",
     )
     redis_url: str | None = None
+    events_per_minute: int = Field(
+        default=120_000,
+        ge=1,
+        description="Storefront events (impressions, clicks, add-to-carts) a shop may send per "
+        "minute; more are refused with 429 and Retry-After.",
+    )
     demo_mode: bool = Field(
         default=True,
         description="Open `/v1` without authentication and serve the demo page (demo only).",
@@ -113,6 +119,10 @@ class Settings(BaseSettings):
         description="Keys the hashes of customer ids and API keys; required outside demo mode.",
     )
     app_url: str | None = Field(default=None, description="Public https URL of this app.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token `GET /metrics` requires; unset: loopback callers only.",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)

@@ -128,7 +128,8 @@ def test_the_running_experiment_is_read_at_most_once_per_ttl(store: Store) -> No
     assert memory.running(SHOP) is None
     clock.now += 5.1
     running = memory.running(SHOP)
-    assert running is not None and running.key == "exp1"
+    assert running is not None and running.experiment.key == "exp1"
+    assert running.placement is None and running.covers("checkout")
     store.experiments.stop(SHOP, "exp1", datetime.now(UTC))
     memory.invalidate(SHOP)
     assert memory.running(SHOP) is None
@@ -209,3 +210,12 @@ def test_the_storefront_record_counts_one_success_per_click_or_add(store: Store)
     assert "pot" not in record.stats(SHOP)
     clock.now += 61
     assert record.stats(SHOP)["pot"] == ItemStats(impressions=1, successes=0)
+
+
+def test_an_experiment_may_split_one_placement_only(store: Store) -> None:
+    store.experiments.start(
+        SHOP, "exp1", {**DEFINITION, "placement": "checkout"}, datetime.now(UTC)
+    )
+    running = ExperimentMemory(store).running(SHOP)
+    assert running is not None and running.placement == "checkout"
+    assert running.covers("checkout") and not running.covers("cart")

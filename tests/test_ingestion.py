@@ -818,3 +818,21 @@ def expected_cart(event: Event) -> Cart:
             for line in payload["line_items"]
         ),
     )
+
+
+def test_an_order_keeps_its_checkout_and_cart_tokens_for_attribution(
+    store: Store, worker: Worker
+) -> None:
+    payload = fixture("orders_create")  # a cart token, no checkout token
+    deliver(store, "orders/create", payload)
+    later = {
+        **payload,
+        "checkout_token": "gid://shopify/Checkout/5e1b7c?key=abc",
+        "updated_at": "2099-01-01T00:00:00-05:00",
+    }
+    deliver(store, "orders/updated", later)
+    worker.drain()
+    order_id = str(payload["id"])
+    assert store.orders.sessions_of(SHOP, [order_id]) == {
+        order_id: tuple(sorted([payload["cart_token"], "5e1b7c"]))
+    }

@@ -3,6 +3,8 @@ the error handlers and the security headers. Imports Flask and everything below 
 
 from __future__ import annotations
 
+import atexit
+
 from flask import Flask
 
 from cartwise import cache, storage
@@ -10,16 +12,21 @@ from cartwise.api import (
     admin,
     compression,
     context,
+    dashboard,
     demo,
     errors,
     events,
+    experiments,
     headers,
     health,
     install,
+    metrics,
     openapi,
     recommendations,
     webhooks,
 )
+from cartwise.api.ratelimits import EventLimiter
+from cartwise.arms import ExperimentMemory, ExposureLog, StorefrontRecord
 from cartwise.jobs import Worker, build_worker
 from cartwise.serving import (
     CatalogCache,
@@ -75,6 +82,9 @@ def create_app(
         encode=encode_response,
         decode=decode_response,
     )
+    exposure_log = ExposureLog(store)
+    # what is buffered when the process exits normally is written, not lost
+    atexit.register(exposure_log.flush)
     bound = context.Services(
         settings,
         store,
@@ -82,10 +92,15 @@ def create_app(
         responses=responses,
         wake_worker=worker.wake if run_worker else None,
         catalog=catalog,
+        experiments=ExperimentMemory(store),
+        exposures=exposure_log,
+        storefront=StorefrontRecord(store),
+        event_limiter=EventLimiter(settings.events_per_minute, settings.redis_url),
     )
     context.init_app(app, bound)
     app.extensions["cartwise_worker"] = worker
     errors.init_app(app)
+    metrics.init_app(app, bound)
     headers.init_app(app)
     compression.init_app(app)
     app.register_blueprint(health.bp)
@@ -96,6 +111,8 @@ def create_app(
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(experiments.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(openapi.bp)
     if settings.demo_mode:
         app.register_blueprint(demo.bp)

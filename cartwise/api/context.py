@@ -9,6 +9,8 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from cartwise.api.ratelimits import EventLimiter
+from cartwise.arms import ExperimentMemory, ExposureLog, StorefrontRecord
 from cartwise.cache import MemoryCache
 from cartwise.serving import CatalogCache, ModelRegistry, ResponseCache
 from cartwise.settings import Settings
@@ -29,6 +31,12 @@ class Services:
     responses: ResponseCache = field(default_factory=lambda: MemoryCache(ttl=30.0))
     wake_worker: Callable[[], None] | None = None
     catalog: CatalogCache | None = None
+    experiments: ExperimentMemory | None = None
+    """The running experiment per shop; None: answers are never split into arms."""
+    exposures: ExposureLog | None = None
+    storefront: StorefrontRecord | None = None
+    event_limiter: EventLimiter | None = None
+    """Products' storefront clicks, for exploration; None: no exploration."""
 
 
 def init_app(app: Flask, bound: Services) -> None:

@@ -45,10 +45,13 @@ def proxy_events() -> Response:
 
 
 def accept_events(caller: Caller) -> Response:
-    """Store the request's batch for the caller's shop; 202 with the counts."""
+    """Store the request's batch for the caller's shop; 202 with the counts; 429 with
+    Retry-After (nothing stored) past the shop's events per minute."""
     batch = parse_json(EventBatch)
-    store = services().store
-    added = store.tracking.add_many(caller.shop, batch.events)
+    ctx = services()
+    if ctx.event_limiter is not None:
+        ctx.event_limiter.check(caller.shop, len(batch.events))
+    added = ctx.store.tracking.add_many(caller.shop, batch.events)
     body = EventsAccepted(accepted=added, duplicates=len(batch.events) - added)
     response = Response(body.model_dump_json(), status=202, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"

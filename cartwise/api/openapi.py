@@ -10,9 +10,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import cartwise
+from cartwise.api import dashboard_spec
 from cartwise.api.admin import ApiKeyCreate, ApiKeyCreated, ApiKeyList, RulesBody
 from cartwise.api.context import services
 from cartwise.api.demo import CartAdd, DemoProductList, DemoProductQuery, DemoThemeQuery
+from cartwise.api.experiments import ExperimentBody, ExperimentInfo, ExperimentList
 from cartwise.api.health import HealthStatus
 from cartwise.api.recommendations import DefaultsQuery, ProxyQuery
 from cartwise.schemas import (
@@ -48,6 +50,9 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         (ApiKeyCreate, "validation"),
         (ApiKeyCreated, "serialization"),
         (ApiKeyList, "serialization"),
+        (ExperimentBody, "validation"),
+        (ExperimentInfo, "serialization"),
+        (ExperimentList, "serialization"),
     ]
     paths: dict[str, Any] = {
         "/v1/recommendations": {
@@ -93,8 +98,61 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         "/v1/admin/api-keys/{key_id}": {"delete": _revoke_op()},
         "/v1/admin/data-exports": {"get": _exports_op()},
         "/v1/admin/sync": {"get": _sync_op()},
+        "/v1/admin/experiments": {
+            "get": _admin_op("listExperiments", "The shop's experiments.", ExperimentList),
+            "post": _with(
+                _admin_op(
+                    "startExperiment",
+                    "Start an experiment (one runs at a time).",
+                    ExperimentInfo,
+                    ExperimentBody,
+                    status="201",
+                ),
+                "409",
+                "`conflict`: another experiment runs, or the key was used before.",
+            ),
+        },
+        "/v1/admin/experiments/{key}": {
+            "get": _with(
+                _keyed(
+                    _admin_op(
+                        "getExperiment",
+                        "The experiment and its latest readout (`?refresh=1`: computed now).",
+                        ExperimentInfo,
+                    )
+                ),
+                "404",
+                "`not_found`: no such experiment in this shop.",
+            )
+        },
+        "/v1/admin/experiments/{key}/stop": {
+            "post": _with(
+                _keyed(
+                    _admin_op(
+                        "stopExperiment",
+                        "Stop the experiment; a final readout is computed.",
+                        ExperimentInfo,
+                    )
+                ),
+                "404",
+                "`not_found`: no such experiment in this shop.",
+            )
+        },
         "/healthz": {"get": _health_op("Liveness: the process answers.", ready=False)},
         "/readyz": {"get": _health_op("Readiness: the database answers.", ready=True)},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format); see docs/monitoring.md.",
+                "description": "With CARTWISE_METRICS_TOKEN set, `Authorization: Bearer <token>` "
+                "is required; unset, only direct loopback callers are answered.",
+                "security": [],
+                "responses": {
+                    "200": {"description": "The metrics.", "content": {"text/plain": {}}},
+                    "401": _error("`unauthorized`: the metrics token is missing or wrong."),
+                    "403": _error("`forbidden`: no token is set and the caller is not local."),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document.",
@@ -103,6 +161,8 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
             }
         },
     }
+    models.extend(dashboard_spec.MODELS)
+    paths.update(dashboard_spec.paths())
     if demo:
         models.append((DemoProductList, "serialization"))
         models.append((CartAdd, "validation"))
@@ -213,6 +273,10 @@ def _events_op(*, proxy: bool) -> dict[str, Any]:
             "202": _json(EventsAccepted, "Stored; events already received count as duplicates."),
             "401": _error("A credential is required (outside demo mode)."),
             "422": _error("`invalid_request`: the batch does not validate; nothing is stored."),
+            "429": _error(
+                "`rate_limited`: the shop's events per minute are used up; nothing is stored. "
+                "Retry-After says when to send again."
+            ),
         },
     }
 
@@ -372,6 +436,22 @@ def _admin_op(
             "content": {"application/json": {"schema": _ref(body)}},
         }
         op["responses"]["422"] = _error("`invalid_request`: the body does not validate.")
+    return op
+
+
+def _with(op: dict[str, Any], status: str, description: str) -> dict[str, Any]:
+    op["responses"][status] = _error(description)
+    return op
+
+
+def _keyed(op: dict[str, Any]) -> dict[str, Any]:
+    op["parameters"] = [
+        {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    if op["operationId"] == "getExperiment":
+        op["parameters"].append(
+            {"name": "refresh", "in": "query", "required": False, "schema": {"enum": ["1"]}}
+        )
     return op
 
 

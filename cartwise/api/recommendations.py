@@ -8,18 +8,25 @@ preflight. Imports Flask and layers 0-4.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cartwise.api import metrics
 from cartwise.api.auth import Caller, proxy_caller, storefront_caller
 from cartwise.api.bodies import invalid, parse_json
 from cartwise.api.context import services
+from cartwise.arms import treatment_for
+from cartwise.errors import UnknownShop
 from cartwise.ingestion import segment_keys
 from cartwise.pseudonyms import customer_key
 from cartwise.schemas import CartItem, Placement, RecommendationRequest, RequestContext
-from cartwise.serving import fallback_answer, recommend
+from cartwise.serving import Treatment, fallback_answer, recommend
 
 __all__ = ["CORS_HEADERS", "DefaultsQuery", "ProxyQuery", "bp", "proxy_bp"]
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1")
 proxy_bp = Blueprint("proxy", __name__, url_prefix="/proxy")
@@ -58,6 +65,7 @@ def defaults() -> Response:
         raise invalid(exc) from None
     ctx = services()
     answer = fallback_answer(ctx.store, ctx.registry, caller.shop, query.k, catalog=ctx.catalog)
+    metrics.record_defaults(answer.source)
     response = Response(answer.model_dump_json(), mimetype="application/json")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
@@ -129,6 +137,8 @@ def _answer(caller: Caller, body: RecommendationRequest) -> Response:
     segments = (
         segment_keys(context.country, context.device, _host(context.referrer)) if context else []
     )
+    treatment = _treatment(caller.shop, body, customer)
+    storefront = ctx.storefront
     answer = recommend(
         ctx.store,
         ctx.registry,
@@ -138,10 +148,35 @@ def _answer(caller: Caller, body: RecommendationRequest) -> Response:
         segments=segments,
         cache=ctx.responses,
         catalog=ctx.catalog,
+        treatment=treatment,
+        exploration=(lambda: storefront.stats(caller.shop)) if storefront is not None else None,
     )
+    if treatment is not None and ctx.exposures is not None:
+        session = body.session_id or f"customer:{customer}"
+        ctx.exposures.record(caller.shop, treatment.label, session, body.placement, customer)
+    metrics.record_answer(answer.source, body.placement)
     response = Response(answer.model_dump_json(), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _treatment(shop: str, body: RecommendationRequest, customer: str | None) -> Treatment | None:
+    """The shopper's arm in the shop's running experiment; None when none runs here or the
+    shopper can't be told apart (no customer and no session id). Never fails the answer."""
+    memory = services().experiments
+    visitor = customer or body.session_id
+    if memory is None or not visitor:
+        return None
+    try:
+        running = memory.running(shop)
+        if running is None or not running.covers(body.placement):
+            return None
+        return treatment_for(shop, running.experiment, visitor)
+    except UnknownShop:
+        raise
+    except Exception:
+        log.exception("the experiment of %s is unavailable; answering outside it", shop)
+        return None
 
 
 def _host(referrer: str | None) -> str | None:

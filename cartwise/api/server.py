@@ -2,19 +2,25 @@
 
 The app is built inside each worker process (after the fork), so every worker has its own
 database pool and, with in-process jobs, its own job thread; claiming a job is atomic in the
-database, so several workers share the queue safely. Imports Flask-side code and gunicorn.
+database, so several workers share the queue safely. With several workers, each run gets a fresh
+directory for the workers' metric files (see `api.metrics`), removed when the server stops.
+Imports Flask-side code and gunicorn.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from cartwise.api.metrics import MULTIPROCESS_DIR_ENV
 from cartwise.errors import CartwiseError
 
 __all__ = ["check_port", "run"]
@@ -75,7 +81,28 @@ def run(
         "proc_name": "cartwise",
     }
     try:
-        _Application(factory, options).run()
+        with _metrics_directory(workers):
+            _Application(factory, options).run()
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise CartwiseError(f"the server stopped with exit status {exc.code}") from None
+
+
+@contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """With several workers, a new empty directory for their metric files, exported before they
+    are forked (a directory left from an earlier run would add its counts to this one's). The
+    environment is how prometheus_client finds it in each worker; it is restored afterwards."""
+    if workers <= 1:
+        yield
+        return
+    previous = os.environ.get(MULTIPROCESS_DIR_ENV)
+    with tempfile.TemporaryDirectory(prefix="cartwise-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR_ENV] = directory
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+            else:
+                os.environ[MULTIPROCESS_DIR_ENV] = previous

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from cartwise.cache.memory import MemoryCache as MemoryCache
+from cartwise.cache.stats import CacheStats as CacheStats
 from cartwise.errors import ConfigurationError
 
-__all__ = ["Cache", "MemoryCache", "open"]
+__all__ = ["Cache", "CacheStats", "MemoryCache", "open"]
 
 V = TypeVar("V")
 
@@ -24,6 +25,10 @@ class Cache(Protocol[V]):
     def set(self, key: str, value: V) -> None: ...
 
     def clear(self) -> None: ...
+
+    def stats(self) -> CacheStats:
+        """Hits, misses and errors so far (for monitoring; cheap, takes no lock)."""
+        ...
 
 
 def open(

@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
+from cartwise.cache.stats import CacheStats
+
 __all__ = ["MemoryCache"]
 
 V = TypeVar("V")
@@ -43,6 +45,10 @@ class MemoryCache(Generic[V]):
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+    def stats(self) -> CacheStats:
+        # Read without the lock: the counts only grow, and a reading a moment old is as good.
+        return CacheStats(hits=self.hits, misses=self.misses)
 
     def __len__(self) -> int:
         with self._lock:

@@ -17,6 +17,8 @@ from typing import Generic, TypeVar
 
 import redis
 
+from cartwise.cache.stats import CacheStats
+
 __all__ = ["RedisCache"]
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,11 @@ class RedisCache(Generic[V]):
                 self._client.delete(*keys)
         except redis.RedisError as exc:
             self._failed(exc)
+
+    def stats(self) -> CacheStats:
+        """Counts of this process only (each worker has its own client); the counts are kept
+        without a lock, so concurrent threads may lose an increment now and then."""
+        return CacheStats(hits=self.hits, misses=self.misses, errors=self.errors)
 
     def close(self) -> None:
         self._client.close()

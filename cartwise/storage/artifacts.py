@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cartwise.errors import InvalidRequest, StorageError
-from cartwise.storage._base import Runner, require_shop_id
+from cartwise.storage._base import Runner, check_limit, require_shop_id
 from cartwise.storage.schema import model_artifacts, shops
 
 __all__ = ["ModelArtifact", "ModelRepository"]
@@ -99,6 +99,21 @@ class ModelRepository:
                 )
             ).scalar_one()
         return None if version is None else int(version)
+
+    def newest_per_shop(self, *, limit: int = 100) -> list[tuple[str, datetime]]:
+        """(shop domain, creation time of its newest model) for the `limit` shops trained most
+        recently, newest first; shops never trained are left out. Blobs are not read."""
+        check_limit(limit)
+        newest = func.max(model_artifacts.c.created_at).label("newest")
+        with self._runner.read("reading the newest model of each shop") as conn:
+            rows = conn.execute(
+                select(shops.c.domain, newest)
+                .join(model_artifacts, model_artifacts.c.shop_id == shops.c.id)
+                .group_by(shops.c.id, shops.c.domain)
+                .order_by(newest.desc(), shops.c.domain)
+                .limit(limit)
+            ).all()
+        return [(str(row.domain), row.newest) for row in rows]
 
     def prune(self, domain: str, *, keep: int) -> int:
         """Delete all but the newest `keep` versions (keep 0: all of them); returns how many."""

@@ -153,6 +153,19 @@ class EventRepository:
                 query = query.where(raw_events.c.shop_domain == domain)
             return int(conn.execute(query).scalar_one())
 
+    def received_times(self, domain: str, *, limit: int = 50) -> list[datetime]:
+        """When the shop's latest `limit` deliveries arrived, newest first (the dashboard's
+        webhook-silence check). Reads neither bodies nor headers."""
+        check_limit(limit)
+        with self._runner.read(f"reading delivery times of {domain!r}") as conn:
+            rows = conn.execute(
+                select(raw_events.c.received_at)
+                .where(raw_events.c.shop_domain == domain)
+                .order_by(raw_events.c.id.desc())
+                .limit(limit)
+            ).scalars()
+            return list(rows)
+
     def clear_body(self, event_pk: int) -> None:
         """Drop a handled event's body (it may hold personal data); the row stays, so later
         duplicates of the delivery are still recognised."""

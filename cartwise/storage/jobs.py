@@ -168,6 +168,28 @@ class JobRepository:
                 query = query.where(jobs.c.shop_domain == shop)
             return {status: int(n) for status, n in conn.execute(query)}
 
+    def pending(self) -> dict[str, int]:
+        """Jobs not finished yet, by state: "due" (queued and ready now), "scheduled" (queued
+        for later: a delayed rebuild, a retry) and "running" (claimed; one whose worker died
+        stays here until claimed again). Both counts read only the unfinished jobs' range of
+        the (status, run_after) index, so finished jobs cost nothing (for monitoring)."""
+        now = datetime.now(UTC)
+        with self._runner.read("counting pending jobs") as conn:
+            query = (
+                select(jobs.c.status, func.count())
+                .where(jobs.c.status.in_(("queued", "running")))
+                .group_by(jobs.c.status)
+            )
+            by_status = {str(status): int(n) for status, n in conn.execute(query)}
+            due = conn.execute(
+                select(func.count()).where(jobs.c.status == "queued", jobs.c.run_after <= now)
+            ).scalar_one()
+        return {
+            "due": int(due),
+            "scheduled": by_status.get("queued", 0) - int(due),
+            "running": by_status.get("running", 0),
+        }
+
     def purge_finished(self, before: datetime) -> int:
         """Delete done jobs finished before `before`; returns how many."""
         with self._runner.write("purging finished jobs") as conn:

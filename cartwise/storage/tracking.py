@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import cast
 from datetime import UTC, date, datetime
+from typing import cast
 
 from sqlalchemy import Connection, delete, func, select
 

@@ -469,3 +469,41 @@ def test_the_demo_cart_refuses_like_shopify(
     assert answer.status_code == status
     assert answer.json() == {"status": status, "message": "Cart Error", "description": description}
     assert httpx.get(f"{server_url}/cart.js").json()["items"] == []
+
+
+def test_the_control_arm_shows_nothing_not_the_curated_products(
+    shopper: Shopper, server_url: str, store: Store
+) -> None:
+    page = shopper.page
+    answer = {
+        "items": [],
+        "source": "control",
+        "model_version": 1,
+        "request_id": "r1",
+        "experiment": {"experiment": "exp1", "arm": "control", "holdout": False},
+    }
+    page.route(PROXY, lambda route: route.fulfill(status=200, json=answer))
+    page.goto(server_url + PATIENT_PAGE)
+
+    expect(page.locator(".cw-recs")).to_have_attribute("data-state", "empty")
+    expect(page.locator(".cw-card")).to_have_count(0)
+    assert shopper.problems() == []
+
+
+def test_the_cart_token_is_the_session_id_so_orders_can_be_attributed(
+    shopper: Shopper, server_url: str, store: Store
+) -> None:
+    page = shopper.page
+    host = server_url.split("//", 1)[1].split(":", 1)[0]
+    page.context.add_cookies(
+        [{"name": "cart", "value": "c1-7a2b9f%3Fkey%3Dsecret", "domain": host, "path": "/"}]
+    )
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/recommendations?" in r.url else None)
+    page.goto(server_url + PATIENT_PAGE)
+
+    expect(page.locator(".cw-card")).to_have_count(4)
+    assert asked and all(
+        "session_id=c1-7a2b9f&" in url or url.endswith("session_id=c1-7a2b9f") for url in asked
+    )
+    assert shopper.problems() == []

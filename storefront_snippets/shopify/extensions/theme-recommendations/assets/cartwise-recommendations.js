@@ -17,9 +17,26 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // One id per browser tab session ties impressions to later clicks and orders; storage can
-  // be switched off (private modes, embedded webviews), in which case the id lives per page.
+  // The cart token (Shopify's `cart` cookie, without its `?key=` part) is what the order will
+  // carry as its cart_token: used as the session id, it ties impressions and clicks to the
+  // order server-side. Before a cart exists, one id per browser tab session stands in;
+  // storage can be switched off (private modes, embedded webviews), then the id lives per page.
+  function cartToken() {
+    const match = document.cookie.match(/(?:^|;\s*)cart=([^;]+)/);
+    if (!match) return null;
+    let value;
+    try {
+      value = decodeURIComponent(match[1]);
+    } catch {
+      return null;
+    }
+    value = value.split("?")[0].trim();
+    return value && value.length <= 128 && /^[\x21-\x7e]+$/.test(value) ? value : null;
+  }
+
   function sessionId() {
+    const token = cartToken();
+    if (token) return token;
     try {
       let id = sessionStorage.getItem(SESSION_KEY);
       if (!id) {
@@ -273,7 +290,8 @@
     };
     let items = body ? clean(body.items, cfg.k) : [];
     let source = body && typeof body.source === "string" ? body.source : "none";
-    if (!items.length && cfg.fallback) {
+    // "control": this shopper is in an experiment's control arm, which shows nothing at all
+    if (!items.length && cfg.fallback && source !== "control") {
       items = curated(root, cfg.k);
       source = "curated";
     }
