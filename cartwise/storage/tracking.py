@@ -12,12 +12,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, delete, func, select
 
 from cartwise.schemas import EventKind, TrackedEvent
-from cartwise.storage._base import Runner, chunked, insert_for, require_shop_id
+from cartwise.storage._base import Runner, chunked, insert_for, prepared, require_shop_id
 from cartwise.storage.schema import event_daily, to_utc, tracked_events
 
 __all__ = ["DailyCount", "StoredEvent", "TrackingRepository"]
@@ -54,11 +54,7 @@ class TrackingRepository:
         added = 0
         with self._runner.write(f"storing events of {domain!r}") as conn:
             shop_id = require_shop_id(conn, domain)
-            stmt = (
-                insert_for(conn, tracked_events)
-                .on_conflict_do_nothing()
-                .returning(tracked_events.c.event_id)
-            )
+            stmt = prepared(conn, "tracked_events.insert", _insert_events)
             for chunk in chunked(rows.values(), 500):
                 result = conn.execute(
                     stmt,
@@ -173,14 +169,26 @@ class TrackingRepository:
                 )
 
 
-def _count_daily(conn: Connection, shop_id: int, counts: Counter[tuple[date, str, str]]) -> None:
-    if not counts:
-        return
+def _insert_events(conn: Connection) -> Any:
+    return (
+        insert_for(conn, tracked_events)
+        .on_conflict_do_nothing()
+        .returning(tracked_events.c.event_id)
+    )
+
+
+def _upsert_daily(conn: Connection) -> Any:
     stmt = insert_for(conn, event_daily)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["shop_id", "day", "placement", "kind"],
         set_={"count": event_daily.c.count + stmt.excluded.count},
     )
+
+
+def _count_daily(conn: Connection, shop_id: int, counts: Counter[tuple[date, str, str]]) -> None:
+    if not counts:
+        return
+    stmt = prepared(conn, "event_daily.upsert", _upsert_daily)
     conn.execute(
         stmt,
         [
