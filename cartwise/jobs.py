@@ -261,7 +261,8 @@ def build_worker(
             processor.schedule_rebuild(shop.domain)
 
     def readouts() -> None:
-        refresh_readouts(store, [shop.domain for shop in store.shops.list()])
+        window = timedelta(hours=settings.attribution_window_hours)
+        refresh_readouts(store, [shop.domain for shop in store.shops.list()], window=window)
 
     def purge() -> None:
         store.jobs.purge_finished(datetime.now(UTC) - timedelta(days=1))

@@ -105,7 +105,12 @@ def compute_readout(
     return report
 
 
-def refresh_readouts(store: Store, shops: list[str], now: datetime | None = None) -> int:
+def refresh_readouts(
+    store: Store,
+    shops: list[str],
+    now: datetime | None = None,
+    window: timedelta = ATTRIBUTION_WINDOW,
+) -> int:
     """Recompute the readout of every running experiment of `shops`; returns how many."""
     done = 0
     for shop in shops:
@@ -113,7 +118,7 @@ def refresh_readouts(store: Store, shops: list[str], now: datetime | None = None
         if running is None:
             continue
         try:
-            compute_readout(store, shop, running.key, now=now)
+            compute_readout(store, shop, running.key, now=now, window=window)
             done += 1
         except Exception:
             log.exception("could not compute the readout of %s in %s", running.key, shop)

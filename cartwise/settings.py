@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; unset means a SQLite file `cartwise.db` in the working dir.",
     )
     redis_url: str | None = None
+    attribution_window_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="An order counts for recommendations clicked (and for an experiment's "
+        "visitor exposed) up to this long before it.",
+    )
     events_per_minute: int = Field(
         default=120_000,
         ge=1,

@@ -147,3 +147,11 @@ def test_refresh_computes_running_experiments_only(store: Store) -> None:
 def test_an_unknown_experiment_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         compute_readout(store, SHOP, "nope")
+
+
+def test_a_shorter_attribution_window_counts_fewer_orders(store: Store) -> None:
+    seed(store)
+    report = compute_readout(store, SHOP, "exp1", now=T0 + 40 * H, window=H)
+    model = report["arms"]["model"]
+    # o1 (one hour after the exposure, the edge included) still counts; o2 (two hours) not
+    assert (model["orders"], model["revenue"], model["attributed_revenue"]) == (1, 25.0, 20.0)

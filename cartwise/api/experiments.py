@@ -5,7 +5,7 @@ always the credential's. Imports Flask and layers 0-4.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request
@@ -132,7 +132,7 @@ def stop(key: str) -> Response:
     _changed(caller.shop)
     if ctx.exposures is not None:
         ctx.exposures.flush()
-    compute_readout(ctx.store, caller.shop, key)
+    compute_readout(ctx.store, caller.shop, key, window=_window())
     return jsonify(_describe(record))
 
 
@@ -154,11 +154,15 @@ def readout(key: str) -> Response:
     if request.args.get("refresh") == "1":
         if ctx.exposures is not None:
             ctx.exposures.flush()
-        compute_readout(ctx.store, caller.shop, key)
+        compute_readout(ctx.store, caller.shop, key, window=_window())
     saved = ctx.store.experiments.report(caller.shop, key)
     body = _describe(record)
     body["readout"] = saved[0] if saved is not None else None
     return jsonify(body)
+
+
+def _window() -> timedelta:
+    return timedelta(hours=services().settings.attribution_window_hours)
 
 
 def _changed(shop: str) -> None:
