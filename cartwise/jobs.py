@@ -30,6 +30,7 @@ from cartwise.errors import CartwiseError, ModelNotTrained, UnknownShop
 from cartwise.ingestion import REBUILD, EventProcessor
 from cartwise.installs import reads_all_orders, shopify_admin
 from cartwise.magento_stores import client_for
+from cartwise.privacy import apply_retention
 from cartwise.readouts import refresh_readouts
 from cartwise.settings import Settings
 from cartwise.storage import Job, Store
@@ -264,6 +265,9 @@ def build_worker(
         window = timedelta(hours=settings.attribution_window_hours)
         refresh_readouts(store, [shop.domain for shop in store.shops.list()], window=window)
 
+    def retention() -> None:
+        apply_retention(store, settings.retention_days)
+
     def purge() -> None:
         store.jobs.purge_finished(datetime.now(UTC) - timedelta(days=1))
 
@@ -282,6 +286,7 @@ def build_worker(
             (settings.jobs.reconcile_every_hours * 3600, schedule_reconciliations),
             (3600.0, purge),
             (READOUT_EVERY_SECONDS, readouts),
+            (24 * 3600.0, retention),
         ],
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cartwise.connector.shopify.payloads import (
@@ -24,7 +24,7 @@ from cartwise.pseudonyms import tombstone_key
 from cartwise.storage import Store
 from cartwise.training import train_shop
 
-__all__ = ["export_customer", "redact_customer", "redact_shop"]
+__all__ = ["apply_retention", "export_customer", "redact_customer", "redact_shop"]
 
 log = logging.getLogger(__name__)
 
@@ -194,3 +194,12 @@ def _id(value: object) -> str | None:
         return normalize_id(value)
     except Exception:
         return None
+
+
+def apply_retention(store: Store, days: int, now: datetime | None = None) -> dict[str, int]:
+    """Delete or anonymise what is older than `days` in every shop (see
+    `storage.retention`); logged with the counts, so the merchant's auditor can see it ran."""
+    before = (now or datetime.now(UTC)) - timedelta(days=days)
+    done = store.retention.purge(before)
+    log.info("retention (%d days, before %s): %s", days, before.isoformat(), done)
+    return done

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; unset means a SQLite file `cartwise.db` in the working dir.",
     )
     redis_url: str | None = None
+    retention_days: int = Field(
+        default=180,
+        ge=1,
+        description="Webhook bodies, storefront events, exposures and carts older than this are "
+        "deleted, and older orders lose their customer and session keys (daily).",
+    )
     attribution_window_hours: float = Field(
         default=24.0,
         gt=0,

@@ -62,6 +62,7 @@ SAME_LAYER_ARROWS = {
     ("__main__", "api"),
     ("jobs", "ingestion"),
     ("jobs", "training"),
+    ("jobs", "privacy"),
     ("ingestion", "privacy"),
     ("ingestion", "training"),
     ("privacy", "training"),

@@ -25,6 +25,7 @@ from cartwise.storage.jobs import JobRepository
 from cartwise.storage.magento import MagentoStoreRepository
 from cartwise.storage.orders import OrderRepository
 from cartwise.storage.products import ProductRepository
+from cartwise.storage.retention import RetentionRepository
 from cartwise.storage.rules import RulesRepository
 from cartwise.storage.segments import SegmentRepository
 from cartwise.storage.shops import ShopRepository
@@ -56,6 +57,7 @@ class _Repositories:
         self.tracking = TrackingRepository(runner)
         self.magento = MagentoStoreRepository(runner)
         self.experiments = ExperimentRepository(runner)
+        self.retention = RetentionRepository(runner)
 
 
 class Transaction(_Repositories):
