@@ -1,4 +1,5 @@
-"""The `cartwise` command: import, backfill, train, recommend, evaluate, serve and demo.
+"""The `cartwise` command: import, backfill, train, recommend, evaluate, serve and demo, and
+`db` for the database schema.
 
 Every `CartwiseError` becomes `error: <message>` on stderr and exit code 2; Ctrl+C exits 130.
 Layer 5: may import everything; heavy modules are imported by the command that needs them, so
@@ -22,6 +23,7 @@ from cartwise import __version__
 from cartwise.errors import CartwiseError, InvalidRequest, ModelNotTrained, UnknownShop
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from tqdm import tqdm
 
     from cartwise.connector.csv_files import RowError
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+EXIT_BEHIND = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 _SHOWN_ROW_ERRORS = 20
@@ -40,7 +43,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the process exit code (0 ok, 2 error, 130 interrupted)."""
+    """Run one command; returns the process exit code (0 ok, 1 `db check` found the schema
+    behind, 2 error, 130 interrupted)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -152,7 +156,32 @@ def _parser() -> argparse.ArgumentParser:
     demo = command("demo", _cmd_demo, "Load the bundled sample store, train it and serve it.")
     _add_listen(demo)
     demo.add_argument("--no-serve", action="store_true", help="import and train, then exit")
+
+    db_help = "Show or migrate the database schema."
+    db = commands.add_parser("db", parents=[common], help=db_help, description=db_help)
+    _add_db_commands(db, common)
     return parser
+
+
+def _add_db_commands(db: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    commands = db.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    up = command("upgrade", _cmd_db_upgrade, "Migrate the schema to this version's revision.")
+    up.add_argument("--revision", default="head", metavar="R", help="stop at R (default: head)")
+    command("current", _cmd_db_current, "Print the revision the schema is at.")
+    command("check", _cmd_db_check, "Exit 1 when the schema is not at this version's revision.")
+    rev = command(
+        "revision",
+        _cmd_db_revision,
+        "Write a new migration for what storage/schema.py has and the migrations lack "
+        "(for developers, in a source checkout).",
+    )
+    rev.add_argument("-m", "--message", required=True, help="what the migration changes")
 
 
 def _add_shop(sub: argparse.ArgumentParser) -> None:
@@ -204,8 +233,23 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _store(settings: Settings) -> Iterator[Store]:
     from cartwise import storage
 
-    with storage.open(settings.resolved_database_url()) as store:
+    with storage.open(settings.resolved_database_url(), upgrade=settings.auto_migrate) as store:
         yield store
+
+
+@contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[Engine]:
+    from cartwise.storage.engine import make_engine
+
+    engine = make_engine(_settings(args).resolved_database_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
 
 
 class _Bars:
@@ -505,6 +549,54 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(format_report(report))
+    return 0
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from cartwise.storage import migrate
+
+    with _engine(args) as engine:
+        done = migrate.upgrade(engine, args.revision)
+        start = migrate.BASELINE if done.adopted else done.before
+        if done.adopted:
+            print(f"{_url(engine)}: tables made before migrations, stamped at {start}")
+        if done.after != start:
+            print(f"{_url(engine)}: upgraded from {start or 'none'} to {done.after}")
+        elif not done.adopted:
+            print(f"{_url(engine)}: already at revision {start or 'none'}")
+    return 0
+
+
+def _cmd_db_current(args: argparse.Namespace) -> int:
+    from cartwise.storage import migrate
+
+    with _engine(args) as engine:
+        present, head = migrate.current(engine), migrate.head()
+    print(f"{present or 'none'} ({'head' if present == head else f'head is {head}'})")
+    return 0
+
+
+def _cmd_db_check(args: argparse.Namespace) -> int:
+    from cartwise.storage import migrate
+
+    with _engine(args) as engine:
+        present, head = migrate.current(engine), migrate.head()
+        if present != head:
+            print(
+                f"{_url(engine)}: at schema revision {present or 'none'}, this version needs "
+                f"{head}: run `cartwise db upgrade`",
+                file=sys.stderr,
+            )
+            return EXIT_BEHIND
+        print(f"{_url(engine)}: at revision {head}, up to date")
+    return 0
+
+
+def _cmd_db_revision(args: argparse.Namespace) -> int:
+    from cartwise.storage import migrate
+
+    path = migrate.revision(args.message)
+    print(f"wrote {path}: review it, then run the tests")
     return 0
 
 

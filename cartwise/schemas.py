@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "CartItem",
@@ -101,6 +101,14 @@ class RecommendationResponse(BaseModel):
 EventKind = Literal["impression", "click", "add_to_cart"]
 
 
+def _plausible_time(value: datetime) -> datetime:
+    """A storefront event happened after 1970; the bound also keeps the instant convertible to
+    UTC (0001-01-01 at +16:00 is not)."""
+    if not 1970 <= value.year <= 2999:
+        raise ValueError("occurred_at must be in a year from 1970 to 2999")
+    return value
+
+
 class TrackedEvent(BaseModel):
     """One storefront interaction with a recommended product. `event_id` makes a batch sent
     again (its answer was lost) harmless; `request_id` ties the event to the answer shown."""
@@ -112,7 +120,11 @@ class TrackedEvent(BaseModel):
     session_id: str = Field(min_length=1, max_length=128)
     request_id: str | None = Field(default=None, max_length=64)
     placement: Placement | None = None
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: Annotated[datetime, AfterValidator(_plausible_time)] = Field(
+        default_factory=lambda: datetime.now(UTC),
+        json_schema_extra={"pattern": r"^(19[7-9][0-9]|2[0-9]{3})-"},
+        description="A year from 1970 to 2999.",
+    )
     event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
 
 

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; unset means a SQLite file `cartwise.db` in the working dir.",
     )
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Bring the database schema up to date when a process opens it; unset means "
+        "yes for SQLite and no for PostgreSQL, migrated with `cartwise db upgrade` on deploy.",
+    )
     redis_url: str | None = None
     retention_days: int = Field(
         default=180,

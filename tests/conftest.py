@@ -77,8 +77,18 @@ def postgres_database() -> Iterator[URL]:
 
 
 @pytest.fixture
-def postgres_url(postgres_database: URL) -> Iterator[str]:
-    """A URL whose tables live in a schema of their own, so each test starts empty."""
+def postgres_url(empty_postgres_url: str) -> str:
+    """A URL whose tables live in a schema of their own, so each test starts empty; migrated
+    as a deployment does (`cartwise db upgrade`): stores do not migrate PostgreSQL by default."""
+    from cartwise.storage import migrate
+
+    migrate.upgrade(empty_postgres_url)
+    return empty_postgres_url
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_database: URL) -> Iterator[str]:
+    """A URL whose schema of its own holds nothing yet, not even cartwise's tables."""
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 import cartwise.api.server
 from cartwise import storage
 from cartwise.cli import main
+from cartwise.storage import migrate
+from cartwise.storage.engine import make_engine
 
 SHOP = "shop.example"
 ORDERS_HEADER = "order_id,customer_id,product_id,quantity,price,created_at\n"
@@ -62,7 +65,7 @@ def imported(tmp_path: Path, db: str) -> str:
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("import", "backfill", "train", "recommend", "evaluate", "serve", "demo"):
+    for command in ("import", "backfill", "train", "recommend", "evaluate", "serve", "demo", "db"):
         assert command in out
 
 
@@ -303,3 +306,90 @@ def test_recommend_on_the_demo_shop(
     recs = json.loads(capsys.readouterr().out)["recommendations"]
     assert len(recs) == 5
     assert all(r["title"] and r["product_id"] != "22423" for r in recs)
+
+
+def test_db_upgrade_current_and_check(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARTWISE_DATABASE_URL", db)
+    head = migrate.head()
+
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out == f"none (head is {head})\n"
+    assert main(["db", "check"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith("run `cartwise db upgrade`\n")
+
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out == f"{db}: upgraded from none to {head}\n"
+    assert main(["db", "check"]) == 0
+    assert capsys.readouterr().out == f"{db}: at revision {head}, up to date\n"
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out == f"{head} (head)\n"
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out == f"{db}: already at revision {head}\n"
+
+
+def test_db_upgrade_adopts_a_database_made_before_migrations(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate.upgrade(db, migrate.BASELINE)
+    engine = make_engine(db)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))  # as create_all left it
+    engine.dispose()
+
+    assert main(["--database-url", db, "db", "upgrade"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{db}: tables made before migrations, stamped at {migrate.BASELINE}"
+    head, base = migrate.head(), migrate.BASELINE
+    assert lines[1:] == ([] if head == base else [f"{db}: upgraded from {base} to {head}"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["db", "upgrade", "--revision", "nosuch"], "cannot upgrade", id="revision"),
+        pytest.param(["db", "revision", "-m", "nothing"], "nothing to generate", id="no-change"),
+        pytest.param(["db"], "required: COMMAND", id="no-subcommand"),
+    ],
+)
+def test_db_errors_are_one_line(
+    argv: list[str], expected: str, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--database-url", db, *argv]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["upgrade", "current", "check"])
+def test_db_on_an_unreachable_database(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://user:hunter2@127.0.0.1:1/nothing?connect_timeout=2"
+    assert main(["--database-url", url, "db", command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: database error while ") and err.count("\n") == 1
+    assert "hunter2" not in err
+
+
+def test_auto_migrate_off_leaves_sqlite_to_db_upgrade(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CARTWISE_AUTO_MIGRATE", "false")
+    assert main(["--database-url", db, "train", "--shop", SHOP]) == 2
+    assert capsys.readouterr().err.endswith("run `cartwise db upgrade`\n")
+
+
+@pytest.mark.postgres
+def test_postgresql_is_migrated_by_db_upgrade_or_when_the_setting_says_so(
+    empty_postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = ["--database-url", empty_postgres_url, "train", "--shop", SHOP]
+    assert main(train) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database postgresql") and "`cartwise db upgrade`" in err
+
+    monkeypatch.setenv("CARTWISE_AUTO_MIGRATE", "true")
+    assert main(train) == 2
+    assert capsys.readouterr().err.startswith("error: unknown shop")
+    assert main(["--database-url", empty_postgres_url, "db", "check"]) == 0

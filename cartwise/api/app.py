@@ -55,16 +55,18 @@ def create_app(
     start_worker: bool | None = None,
 ) -> Flask:
     """A cartwise app. `settings` default to `Settings()` (the environment); `store` to
-    `storage.open(settings.resolved_database_url())`, which the app then owns for its lifetime;
-    `registry` to a `ModelRegistry` over that store. The demo page exists in demo mode only.
+    `storage.open(settings.resolved_database_url(), upgrade=settings.auto_migrate)`, which the
+    app then owns for its lifetime; `registry` to a `ModelRegistry` over that store. The demo
+    page exists in demo mode only.
 
     The job worker runs in a thread of this process when `start_worker` is True (default:
     `settings.jobs.in_process`); it is reachable as `app.extensions["cartwise_worker"]`.
-    Raises `ConfigurationError` for settings a deployment can't run with."""
+    Raises `ConfigurationError` for settings a deployment can't run with, and for a database
+    schema that is behind when it may not be migrated here (`cartwise db upgrade`)."""
     settings = settings or Settings()
     settings.check()
     if store is None:
-        store = storage.open(settings.resolved_database_url())
+        store = storage.open(settings.resolved_database_url(), upgrade=settings.auto_migrate)
     registry = registry or ModelRegistry(store)
     catalog = CatalogCache(store)
 

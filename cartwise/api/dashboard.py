@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template
 from flask.blueprints import BlueprintSetupState
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api import dashboard_data, dashboard_experiments
 from cartwise.api import dashboard_format as fmt
@@ -52,17 +52,12 @@ class PreviewRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cart: list[str] = Field(default_factory=list, max_length=50)
+    cart: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=50
+    )
     customer_id: str | None = Field(default=None, max_length=128)
     placement: Placement = "cart"
     k: int = Field(default=8, ge=1, le=20)
-
-    @field_validator("cart")
-    @classmethod
-    def _ids(cls, ids: list[str]) -> list[str]:
-        if any(not p or len(p) > 128 for p in ids):
-            raise ValueError("product ids must be 1 to 128 characters")
-        return ids
 
 
 @bp.after_request

@@ -33,6 +33,15 @@ def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {}}}
 
 
+def _refusals() -> dict[str, Any]:
+    """What the JSON routes answer before they run, as the admin API does."""
+    return {
+        "401": _json("ErrorResponse", "`unauthorized`."),
+        "403": _json("ErrorResponse", "`forbidden`: a storefront key."),
+        "429": _json("ErrorResponse", "`rate_limited`: too many invalid keys; see Retry-After."),
+    }
+
+
 def paths() -> dict[str, Any]:
     query = [
         {
@@ -79,7 +88,9 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "200": _html("The section."),
                     "401": _html("An error notice: no valid credential."),
+                    "403": _html("An error notice: a storefront key."),
                     "404": _html("An error notice: no such section."),
+                    "429": _html("An error notice: too many invalid keys; see Retry-After."),
                 },
             }
         },
@@ -94,7 +105,7 @@ def paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json("RecommendationResponse", "The answer."),
-                    "401": _json("ErrorResponse", "`unauthorized`."),
+                    **_refusals(),
                     "422": _json("ErrorResponse", "`invalid_request`: the body does not validate."),
                 },
             }
@@ -106,7 +117,7 @@ def paths() -> dict[str, Any]:
                 "security": _SECURITY,
                 "responses": {
                     "200": _json("BacktestResponse", "cartwise against popularity."),
-                    "401": _json("ErrorResponse", "`unauthorized`."),
+                    **_refusals(),
                     "422": _json("ErrorResponse", "`import_failed`: too few orders."),
                 },
             }

@@ -11,7 +11,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import cartwise
 from cartwise.api import dashboard_spec
-from cartwise.api.admin import ApiKeyCreate, ApiKeyCreated, ApiKeyList, RulesBody
+from cartwise.api.admin import MAX_KEY_ID, ApiKeyCreate, ApiKeyCreated, ApiKeyList, RulesBody
 from cartwise.api.context import services
 from cartwise.api.demo import CartAdd, DemoProductList, DemoProductQuery, DemoThemeQuery
 from cartwise.api.experiments import ExperimentBody, ExperimentInfo, ExperimentList
@@ -30,6 +30,8 @@ __all__ = ["bp", "build_spec"]
 bp = Blueprint("openapi", __name__)
 
 _REF = "#/components/schemas/{model}"
+_BAD_KEYS = "`rate_limited`: too many invalid keys from this address; see Retry-After."
+_SHOP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*\.myshopify\.com$"
 
 
 @bp.get("/openapi.json")
@@ -248,7 +250,7 @@ def _recommendations_op() -> dict[str, Any]:
         "responses": {
             "200": _json(RecommendationResponse, "Ranked products; `source` names the step."),
             "401": _error("A credential is required (outside demo mode)."),
-            "429": _error("`rate_limited`: too many invalid keys; see Retry-After."),
+            "429": _error(_BAD_KEYS),
             "404": _error("`unknown_shop`: the shop has no data."),
             "413": _error("`payload_too_large`: the body is over 1 MB."),
             "422": _error("`invalid_request`: the body is not valid JSON for this schema."),
@@ -274,8 +276,9 @@ def _events_op(*, proxy: bool) -> dict[str, Any]:
             "401": _error("A credential is required (outside demo mode)."),
             "422": _error("`invalid_request`: the batch does not validate; nothing is stored."),
             "429": _error(
-                "`rate_limited`: the shop's events per minute are used up; nothing is stored. "
-                "Retry-After says when to send again."
+                "`rate_limited`: the shop's events per minute are used up"
+                + ("" if proxy else ", or too many invalid keys came from this address")
+                + "; nothing is stored. Retry-After says when to send again."
             ),
         },
     }
@@ -298,6 +301,7 @@ def _defaults_op() -> dict[str, Any]:
             "401": _error("A credential is required (outside demo mode)."),
             "404": _error("`unknown_shop`: the shop has no data."),
             "422": _error("`invalid_request`: bad `k`."),
+            "429": _error(_BAD_KEYS),
         },
     }
 
@@ -373,7 +377,12 @@ def _install_op() -> dict[str, Any]:
         "summary": "Start the install: redirect to Shopify's consent screen.",
         "security": [],
         "parameters": [
-            {"name": "shop", "in": "query", "required": True, "schema": {"type": "string"}}
+            {
+                "name": "shop",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "pattern": _SHOP_PATTERN},
+            }
         ],
         "responses": {
             "302": {"description": "To https://{shop}/admin/oauth/authorize."},
@@ -411,6 +420,15 @@ def _token_exchange_op() -> dict[str, Any]:
 _ADMIN_SECURITY: list[dict[str, list[str]]] = [{"adminSessionToken": []}, {"apiKey": []}]
 
 
+def _admin_errors() -> dict[str, Any]:
+    """What any admin route may answer before it runs."""
+    return {
+        "401": _error("`unauthorized`: no valid credential."),
+        "403": _error("`forbidden`: a storefront key on an admin route."),
+        "429": _error(_BAD_KEYS),
+    }
+
+
 def _admin_op(
     operation: str,
     summary: str,
@@ -423,12 +441,7 @@ def _admin_op(
         "operationId": operation,
         "summary": summary,
         "security": _ADMIN_SECURITY,
-        "responses": {
-            status: _json(answer, "Done."),
-            "401": _error("`unauthorized`: no valid credential."),
-            "403": _error("`forbidden`: a storefront key on an admin route."),
-            "429": _error("`rate_limited`: too many invalid keys."),
-        },
+        "responses": {status: _json(answer, "Done."), **_admin_errors()},
     }
     if body is not None:
         op["requestBody"] = {
@@ -461,11 +474,16 @@ def _revoke_op() -> dict[str, Any]:
         "summary": "Revoke one of the shop's API keys.",
         "security": _ADMIN_SECURITY,
         "parameters": [
-            {"name": "key_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            {
+                "name": "key_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_KEY_ID},
+            }
         ],
         "responses": {
             "204": {"description": "Revoked."},
-            "401": _error("`unauthorized`."),
+            **_admin_errors(),
             "404": _error("`not_found`: no such key in this shop."),
         },
     }
@@ -476,7 +494,7 @@ def _exports_op() -> dict[str, Any]:
         "operationId": "dataExports",
         "summary": "Answers to customers/data_request, newest first.",
         "security": _ADMIN_SECURITY,
-        "responses": {"200": {"description": "The exports."}, "401": _error("`unauthorized`.")},
+        "responses": {"200": {"description": "The exports."}, **_admin_errors()},
     }
 
 
@@ -487,7 +505,7 @@ def _sync_op() -> dict[str, Any]:
         "security": _ADMIN_SECURITY,
         "responses": {
             "200": {"description": "Per resource: status, counts, window and message."},
-            "401": _error("`unauthorized`."),
+            **_admin_errors(),
         },
     }
 

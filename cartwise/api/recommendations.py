@@ -9,6 +9,7 @@ preflight. Imports Flask and layers 0-4.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -92,12 +93,18 @@ class ProxyQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    cart: str = Field(default="", max_length=4000)
+    cart: str = Field(
+        default="",
+        max_length=4000,
+        pattern=r"^[^,]{0,128}(,[^,]{0,128})*$",
+        description="Product ids, comma-separated, each at most 128 characters; the first 250 "
+        "count.",
+    )
     k: int = Field(default=8, ge=1, le=20)
     placement: Placement = "cart"
     session_id: str | None = Field(default=None, max_length=128)
-    device: str | None = None
-    country: str | None = None
+    device: Literal["mobile", "tablet", "desktop"] | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
 
 
 @proxy_bp.get("/recommendations")
@@ -113,7 +120,7 @@ def proxy_recommendations() -> Response:
             session_id=query.session_id,
             placement=query.placement,
             k=query.k,
-            context=RequestContext(device=query.device, country=query.country)  # type: ignore[arg-type]
+            context=RequestContext(device=query.device, country=query.country)
             if query.device or query.country
             else None,
         )

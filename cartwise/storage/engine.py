@@ -1,7 +1,7 @@
 """Turning a database URL into a ready SQLAlchemy engine, and database errors into StorageError.
 
 SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE` for writes; PostgreSQL is
-used as it is. Imports only `cartwise.errors` and `cartwise.storage.schema`.
+used as it is. The schema itself is `migrate`'s. Imports only `cartwise.errors`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -23,11 +23,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
 from cartwise.errors import StorageError
-from cartwise.storage.schema import metadata
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
-    "create_schema",
     "make_engine",
     "parse_url",
     "translate_errors",
@@ -37,8 +35,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer to finish before giving up."""
 
 _SUPPORTED = ("sqlite", "postgresql")
-# An arbitrary constant: the advisory lock that serialises schema creation on PostgreSQL.
-_SCHEMA_LOCK_ID = 0x63617274
 
 
 @contextmanager
@@ -87,14 +83,6 @@ def make_engine(url: str | URL) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError, TypeError) as exc:
         raise StorageError(f"cannot use database URL {_safe(parsed)!r}: {exc}") from exc
     return engine
-
-
-def create_schema(engine: Engine) -> None:
-    """Create the tables that are missing; safe when several processes start at once."""
-    with translate_errors(f"creating the schema in {_safe(engine.url)}"), engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK_ID})
-        metadata.create_all(conn)
 
 
 def _safe(url: URL) -> str:

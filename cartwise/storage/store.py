@@ -15,7 +15,7 @@ from cartwise.storage._base import BoundRunner, EngineRunner, Runner
 from cartwise.storage.api_keys import ApiKeyRepository
 from cartwise.storage.artifacts import ModelRepository
 from cartwise.storage.carts import CartRepository
-from cartwise.storage.engine import create_schema, make_engine, translate_errors
+from cartwise.storage.engine import make_engine, translate_errors
 from cartwise.storage.events import EventRepository
 from cartwise.storage.experiments import ExperimentRepository
 from cartwise.storage.exports import ExportRepository
@@ -23,6 +23,7 @@ from cartwise.storage.installs import InstallRepository
 from cartwise.storage.inventory import InventoryRepository
 from cartwise.storage.jobs import JobRepository
 from cartwise.storage.magento import MagentoStoreRepository
+from cartwise.storage.migrate import ensure_current
 from cartwise.storage.orders import OrderRepository
 from cartwise.storage.products import ProductRepository
 from cartwise.storage.retention import RetentionRepository
@@ -117,15 +118,20 @@ class Store(_Repositories):
         return f"<Store {self.url}>"
 
 
-def open(url: str | URL) -> Store:
-    """Open the database at `url` (`sqlite:///path.db` or `postgresql://…`), creating the
-    tables that are missing. StorageError when the URL is invalid or the database unreachable.
+def open(url: str | URL, *, upgrade: bool | None = None) -> Store:
+    """Open the database at `url` (`sqlite:///path.db` or `postgresql://…`), at the schema
+    revision this version needs. StorageError when the URL is invalid or the database
+    unreachable.
 
+    `upgrade` says whether to migrate a database that is behind; None (the default) means yes
+    for SQLite and no for PostgreSQL, which is migrated as a deployment step
+    (`cartwise db upgrade`): ConfigurationError naming that command when it is behind.
     `sqlite://` (in memory) is one shared connection: for tests and single-threaded tools.
     """
     engine = make_engine(url)
     try:
-        create_schema(engine)
+        apply = engine.dialect.name == "sqlite" if upgrade is None else upgrade
+        ensure_current(engine, apply=apply)
     except BaseException:
         engine.dispose()
         raise

@@ -169,6 +169,14 @@ def test_an_admin_key_cannot_revoke_itself_into_another_shop(world: World) -> No
     recommend(world, world.key_b)
 
 
+@pytest.mark.parametrize("key_id", [2**31, 2**64], ids=["past-32-bit", "past-64-bit"])
+def test_key_ids_past_the_column_are_not_found(world: World, key_id: int) -> None:
+    """Found by schemathesis: an id past 64 bits reached SQLite's driver and answered 500."""
+    response = world.client.delete(f"/v1/admin/api-keys/{key_id}", headers=admin_a())
+    assert_rejected(response, 404)
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
 def test_a_key_is_bound_to_its_shop(world: World) -> None:
     b_titles = {p.title for p in CATALOG_B}
     response = world.client.post(
@@ -452,6 +460,8 @@ INVALID_RULES = {
     "ids not a list": {"blocked": "7100001"},
     "id not a string": {"defaults": [7100001]},
     "price not a number": {"max_price": "cheap"},
+    "price as a string": {"max_price": "5"},
+    "share as a boolean": {"exploration_share": False},
     "not an object": ["7100001"],
 }
 

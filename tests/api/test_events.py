@@ -50,9 +50,24 @@ def test_a_batch_is_stored_once(app: Flask, store: Store) -> None:
         {"events": [event(1, surprise=True)]},
         {"events": [event(n) for n in range(501)]},
         {"events": [event(1, placement="footer")]},
+        {"events": [event(1, occurred_at=0)]},
+        # was a 500: its instant in UTC falls in year 0, which a datetime cannot hold
+        {"events": [event(1, occurred_at="0001-01-01T14:34:49+16:26")]},
+        {"events": [event(1, occurred_at="1969-12-31T23:59:59Z")]},
         [event(1)],
     ],
-    ids=["empty", "kind", "one-bad", "extra", "too-many", "placement", "not-an-object"],
+    ids=[
+        "empty",
+        "kind",
+        "one-bad",
+        "extra",
+        "too-many",
+        "placement",
+        "time-as-number",
+        "time-before-utc-year-one",
+        "time-before-1970",
+        "not-an-object",
+    ],
 )
 def test_a_bad_batch_is_refused_whole(app: Flask, store: Store, body: Any) -> None:
     response = app.test_client().post("/v1/events", json=body)

@@ -179,6 +179,9 @@ def test_outside_demo_mode_it_is_401(store: Store) -> None:
         pytest.param(b'{"cart": [], "k": 0}', "application/json", "k", id="k-zero"),
         pytest.param(b'{"cart": [], "k": 51}', "application/json", "k", id="k-too-big"),
         pytest.param(b'{"cart": [], "k": "many"}', "application/json", "k", id="k-not-int"),
+        pytest.param(b'{"cart": [], "k": "4"}', "application/json", "k", id="k-as-string"),
+        pytest.param(b'{"cart": [], "k": true}', "application/json", "k", id="k-as-boolean"),
+        pytest.param(b'{"cart": [], "k": 4.5}', "application/json", "k", id="k-fractional"),
         pytest.param(b'{"cart": {}}', "application/json", "cart", id="cart-not-list"),
         pytest.param(
             b'{"cart": [{"product_id": "1", "quantity": 0}]}',
@@ -208,6 +211,20 @@ def test_invalid_bodies_are_422(
     assert error["code"] == "invalid_request"
     assert mentions.lower() in error["message"].lower()
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "k", [pytest.param(b"4.0", id="point-zero"), pytest.param(b"4e0", id="exponent")]
+)
+def test_whole_numbers_are_integers_as_json_schema_says(
+    client: FlaskClient, train: Callable[[], int], k: bytes
+) -> None:
+    """Bodies are validated strictly, yet `4.0` is the integer 4 in JSON Schema."""
+    train()
+    data = b'{"cart": [{"product_id": "22423", "quantity": 1.0}], "k": ' + k + b"}"
+    response = client.post("/v1/recommendations", data=data, content_type="application/json")
+    assert response.status_code == 200, response.get_json()
+    assert len(response.get_json()["items"]) == 4
 
 
 def test_a_body_over_one_megabyte_is_413(client: FlaskClient) -> None:

@@ -30,7 +30,7 @@ def test_open_rejects_bad_urls_with_a_storage_error(url: str) -> None:
 def test_open_unreachable_server_is_a_storage_error_without_the_password() -> None:
     with pytest.raises(StorageError) as caught:
         storage.open("postgresql://user:hunter2@127.0.0.1:1/nothing?connect_timeout=2")
-    assert "creating the schema" in caught.value.message
+    assert "reading the schema revision" in caught.value.message
     assert "hunter2" not in caught.value.message
 
 
