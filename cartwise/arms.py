@@ -182,17 +182,18 @@ class ExposureLog:
         when = at or datetime.now(UTC)
         key = (shop, label.experiment, session_id, placement)
         with self._lock:
-            seen = self._pending.get(key)
-            self._pending[key] = ExposureRecord(
+            now = ExposureRecord(
                 label.experiment,
                 session_id,
                 placement,
-                label.arm if seen is None else seen.arm,
-                label.holdout if seen is None else seen.holdout,
-                when if seen is None else seen.first_at,
+                label.arm,
+                label.holdout,
                 when,
-                customer_id or (seen.customer_id if seen is not None else None),
+                when,
+                customer_id,
             )
+            seen = self._pending.get(key)
+            self._pending[key] = now if seen is None else seen.merged(now)
             if self._since is None:
                 self._since = self._clock()
             due = len(self._pending) >= self._max or self._clock() - self._since >= self._interval

@@ -48,6 +48,22 @@ class ExposureRecord:
     last_at: datetime
     customer_id: str | None = field(default=None)
 
+    def merged(self, other: ExposureRecord) -> ExposureRecord:
+        """The same visit seen twice: the earlier sighting's arm and first time, the later last
+        time, and the customer of the later one when it names one (as the stored upsert does)."""
+        early = self if self.first_at <= other.first_at else other
+        recent, older = (self, other) if self.last_at >= other.last_at else (other, self)
+        return ExposureRecord(
+            self.experiment,
+            self.session_id,
+            self.placement,
+            early.arm,
+            early.holdout,
+            early.first_at,
+            recent.last_at,
+            recent.customer_id or older.customer_id,
+        )
+
 
 class ExperimentRepository:
     def __init__(self, runner: Runner) -> None:
@@ -122,19 +138,7 @@ class ExperimentRepository:
         for item in items:
             key = (item.experiment, item.session_id, item.placement)
             seen = merged.get(key)
-            if seen is None:
-                merged[key] = item
-            else:
-                merged[key] = ExposureRecord(
-                    item.experiment,
-                    item.session_id,
-                    item.placement,
-                    seen.arm if seen.first_at <= item.first_at else item.arm,
-                    seen.holdout if seen.first_at <= item.first_at else item.holdout,
-                    min(seen.first_at, item.first_at),
-                    max(seen.last_at, item.last_at),
-                    seen.customer_id or item.customer_id,
-                )
+            merged[key] = item if seen is None else seen.merged(item)
         if not merged:
             return
         with self._runner.write(f"logging exposures of {domain!r}") as conn:
