@@ -94,10 +94,21 @@ function modelLines(source: string, model: string): [string, string][] {
   const start = source.indexOf(`class ${model}(BaseModel):`);
   if (start < 0) throw new Error(`${model} not found in cartwise/schemas.py`);
   const lines: [string, string][] = [];
+  // a declaration that opens more brackets than it closes goes on over the next lines
+  const open = (text: string) => (text.match(/[([{]/g) ?? []).length - (text.match(/[)\]}]/g) ?? []).length;
+  let depth = 0;
   for (const text of source.slice(start).split("\n").slice(1)) {
     if (/^\S/.test(text)) break;
+    if (depth > 0) {
+      lines[lines.length - 1][1] += ` ${text.trim()}`;
+      depth += open(text);
+      continue;
+    }
     const match = /^ {4}([a-z_]+): (.*)$/.exec(text);
-    if (match) lines.push([match[1], match[2]]);
+    if (match) {
+      lines.push([match[1], match[2]]);
+      depth = open(match[2]);
+    }
   }
   return lines;
 }
