@@ -152,6 +152,22 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = command("serve", _cmd_serve, "Serve the HTTP API.")
     _add_listen(serve)
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="gunicorn worker processes (default: settings, 1)",
+    )
+
+    work = command(
+        "worker",
+        _cmd_worker,
+        "Work the job queue in this process until stopped: RQ tickets on CARTWISE_REDIS_URL "
+        "when set, else the database queue alone. Run web workers with "
+        "CARTWISE_JOBS__IN_PROCESS=false beside it.",
+    )
+    work.add_argument("--burst", action="store_true", help="work what is ready now, then exit")
 
     demo = command("demo", _cmd_demo, "Load the bundled sample store, train it and serve it.")
     _add_listen(demo)
@@ -193,6 +209,16 @@ def _add_shop(sub: argparse.ArgumentParser) -> None:
 def _add_listen(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--host", default=None, help="interface (default: settings, 127.0.0.1)")
     sub.add_argument("--port", type=_port, default=None, help="port (default: settings, 8000)")
+
+
+def _workers(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} workers: between 1 and 64, please")
+    return value
 
 
 def _domain(raw: str) -> str:
@@ -602,9 +628,53 @@ def _cmd_db_revision(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.workers is not None:
+        server = settings.server.model_copy(update={"workers": args.workers})
+        settings = settings.model_copy(update={"server": server})
     with _store(settings) as store:
         _run(settings, store, args.host, args.port)
     return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from cartwise.jobs import build_worker
+
+    settings = _settings(args)
+    settings.check()
+    with _store(settings) as store:
+        if settings.redis_url:
+            from cartwise.rq_jobs import run_worker
+
+            print(f"cartwise worker: RQ queue on {_redacted(settings.redis_url)}", file=sys.stderr)
+            run_worker(settings, store, burst=args.burst)
+            return 0
+        worker = build_worker(store, settings)
+        if args.burst:
+            worker.drain(timeout=3600)
+            return 0
+        print("cartwise worker: the database queue (no CARTWISE_REDIS_URL)", file=sys.stderr)
+
+        def stop(_signum: int, _frame: object) -> None:
+            worker.stop(timeout=0)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        worker.run()
+    return 0
+
+
+def _redacted(url: str) -> str:
+    """`url` without its password, for a log line."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from cartwise.backfill import (
@@ -74,9 +75,18 @@ class Worker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def run_once(self) -> int:
-        """Claim and run one batch; returns how many jobs were claimed."""
-        jobs = self._store.jobs.claim(limit=self._batch, lease=self._lease)
+    def run_once(self, shop: str | None = None) -> int:
+        """Claim and run one batch (of `shop`'s jobs only, when given); returns how many jobs
+        were claimed. Their leases are renewed while they run, so a lease can be short and a
+        dead worker's jobs are taken up again soon."""
+        jobs = self._store.jobs.claim(limit=self._batch, lease=self._lease, shop=shop)
+        if not jobs:
+            return 0
+        with self._renewing(jobs):
+            self._run(jobs)
+        return len(jobs)
+
+    def _run(self, jobs: Sequence[Job]) -> None:
         by_kind: defaultdict[str, list[Job]] = defaultdict(list)
         for job in jobs:
             by_kind[job.kind].append(job)
@@ -100,14 +110,45 @@ class Worker:
                 continue
             for job in group:
                 self._store.jobs.finish(job.id)
-        return len(jobs)
 
-    def drain(self, *, timeout: float = 30.0) -> None:
-        """Run batches until no job is ready (for tools, tests and benchmarks)."""
+    @contextmanager
+    def _renewing(self, jobs: Sequence[Job]) -> Iterator[None]:
+        """Renew the lease of `jobs` every third of it until the block ends."""
+        done = threading.Event()
+        ids = [job.id for job in jobs]
+        every = self._lease.total_seconds() / 3
+
+        def beat() -> None:
+            while not done.wait(every):
+                try:
+                    self._store.jobs.extend(ids, self._lease)
+                except Exception:
+                    log.warning("could not renew the lease of %d jobs", len(ids), exc_info=True)
+
+        beating = threading.Thread(target=beat, name="cartwise-job-leases", daemon=True)
+        beating.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beating.join()
+
+    def drain(self, *, timeout: float = 30.0, shop: str | None = None) -> None:
+        """Run batches until no job is ready (of `shop`, when given): for tools, tests,
+        benchmarks and an RQ ticket."""
         deadline = time.monotonic() + timeout
-        while self.run_once():
+        while self.run_once(shop):
             if time.monotonic() > deadline:
                 raise TimeoutError("the job queue did not drain in time")
+
+    def run(self) -> None:
+        """Work the queue in the calling thread until `stop()` (`cartwise worker`)."""
+        self._stop.clear()
+        self._loop()
+
+    def tick(self) -> None:
+        """Run the periodic tasks that are due."""
+        self._tick()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -281,6 +322,7 @@ def build_worker(
         },
         poll_seconds=settings.jobs.poll_seconds,
         batch_size=settings.jobs.batch_size,
+        lease=timedelta(seconds=settings.jobs.lease_seconds),
         periodic=[
             (settings.jobs.rebuild_every_hours * 3600, schedule_rebuilds),
             (settings.jobs.reconcile_every_hours * 3600, schedule_reconciliations),

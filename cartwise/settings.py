@@ -78,6 +78,26 @@ class JobSettings(BaseModel):
     )
     poll_seconds: float = Field(default=0.1, gt=0, le=60)
     batch_size: int = Field(default=200, ge=1, le=10_000)
+    lease_seconds: float = Field(
+        default=60.0,
+        ge=3,
+        le=3600,
+        description="A claimed job is held this long and renewed while it runs; the jobs of a "
+        "worker that died are taken up again after at most this long.",
+    )
+    queue: str = Field(
+        default="cartwise",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="With RQ: the queue's name on Redis (deployments sharing one Redis each "
+        "need their own).",
+    )
+    sweep_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="With RQ: how often each `cartwise worker` looks in the database for ready "
+        "jobs whose ticket was lost (a Redis outage, a killed worker) and tickets them again.",
+    )
     rebuild_after_events: int = Field(default=500, ge=1)
     rebuild_every_hours: float = Field(default=24.0, gt=0)
     rebuild_delay_seconds: float = Field(

@@ -32,6 +32,7 @@ LAYERS = {
     "installs": 4,
     "privacy": 4,
     "jobs": 4,
+    "rq_jobs": 4,
     "ingestion": 4,
     "backfill": 4,
     "magento_stores": 4,
@@ -77,6 +78,7 @@ SAME_LAYER_ARROWS = {
     ("arms", "serving"),
     ("jobs", "readouts"),
     ("readouts", "arms"),
+    ("rq_jobs", "jobs"),
 }
 SDK = "sdk"
 FACADE = "__init__"

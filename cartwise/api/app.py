@@ -4,6 +4,7 @@ the error handlers and the security headers. Imports Flask and everything below 
 from __future__ import annotations
 
 import atexit
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -28,6 +29,7 @@ from cartwise.api import (
 from cartwise.api.ratelimits import EventLimiter
 from cartwise.arms import ExperimentMemory, ExposureLog, StorefrontRecord
 from cartwise.jobs import Worker, build_worker
+from cartwise.rq_jobs import Tickets
 from cartwise.serving import (
     CatalogCache,
     ModelRegistry,
@@ -45,6 +47,16 @@ MAX_BODY_BYTES = 1024 * 1024
 RESPONSE_TTL_SECONDS = 30.0
 """How long one session's answer to the same cart and model is reused (a re-render, a retry)."""
 """Larger request bodies are refused with 413 `payload_too_large` before they are read."""
+
+
+def _wake(settings: Settings, worker: Worker, in_process: bool) -> Callable[[str], object] | None:
+    """What tells the job workers that a shop has a new job: this process's own thread, else
+    an RQ ticket when Redis is configured, else nothing (`cartwise worker` polls the queue)."""
+    if in_process:
+        return lambda _shop: worker.wake()
+    if settings.redis_url:
+        return Tickets(settings.redis_url, settings.jobs.queue).post
+    return None
 
 
 def create_app(
@@ -92,7 +104,7 @@ def create_app(
         store,
         registry,
         responses=responses,
-        wake_worker=worker.wake if run_worker else None,
+        wake_worker=_wake(settings, worker, run_worker),
         catalog=catalog,
         experiments=ExperimentMemory(store),
         exposures=exposure_log,

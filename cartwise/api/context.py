@@ -29,7 +29,8 @@ class Services:
     store: Store
     registry: ModelRegistry
     responses: ResponseCache = field(default_factory=lambda: MemoryCache(ttl=30.0))
-    wake_worker: Callable[[], None] | None = None
+    wake_worker: Callable[[str], object] | None = None
+    """Called with the shop after a delivery was stored: wakes whatever works its jobs."""
     catalog: CatalogCache | None = None
     experiments: ExperimentMemory | None = None
     """The running experiment per shop; None: answers are never split into arms."""

@@ -33,7 +33,7 @@ def shopify() -> Response:
         body=request.get_data(cache=False),
     )
     if ctx.wake_worker is not None and result.outcome == "stored":
-        ctx.wake_worker()
+        ctx.wake_worker(result.shop)
     return jsonify({"status": result.outcome})
 
 
@@ -47,5 +47,5 @@ def magento() -> Response:
         window=ctx.settings.magento.signature_window_seconds,
     )
     if ctx.wake_worker is not None and result.outcome == "stored":
-        ctx.wake_worker()
+        ctx.wake_worker(result.shop)
     return jsonify({"status": result.outcome})

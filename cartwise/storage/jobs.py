@@ -8,7 +8,7 @@ Imports only layer 0 and the storage modules below it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +36,14 @@ class Job:
     shop: str
     payload: dict[str, Any]
     attempts: int
+
+
+def _ready(now: datetime) -> Any:
+    """Queued and due, or running with an expired lease."""
+    return or_(
+        (jobs.c.status == "queued") & (jobs.c.run_after <= now),
+        (jobs.c.status == "running") & (jobs.c.leased_until < now),
+    )
 
 
 def _insert_job(conn: Connection) -> Any:
@@ -92,23 +100,27 @@ class JobRepository:
                 },
             ).scalar_one_or_none()
 
-    def claim(self, *, limit: int = 10, lease: timedelta = timedelta(minutes=5)) -> list[Job]:
-        """Take up to `limit` ready jobs (oldest first) for `lease`; a job is ready when queued
-        and due, or running with an expired lease (its worker died)."""
+    def claim(
+        self,
+        *,
+        limit: int = 10,
+        lease: timedelta = timedelta(minutes=5),
+        shop: str | None = None,
+    ) -> list[Job]:
+        """Take up to `limit` ready jobs (oldest first; of `shop` only, when given) for
+        `lease`; a job is ready when queued and due, or running with an expired lease (its
+        worker died)."""
         check_limit(limit)
         now = datetime.now(UTC)
         with self._runner.write("claiming jobs") as conn:
             query = (
                 select(jobs.c.id, jobs.c.kind, jobs.c.shop_domain, jobs.c.payload, jobs.c.attempts)
-                .where(
-                    or_(
-                        (jobs.c.status == "queued") & (jobs.c.run_after <= now),
-                        (jobs.c.status == "running") & (jobs.c.leased_until < now),
-                    )
-                )
+                .where(_ready(now))
                 .order_by(jobs.c.run_after, jobs.c.id)
                 .limit(limit)
             )
+            if shop is not None:
+                query = query.where(jobs.c.shop_domain == shop)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).all()
@@ -129,6 +141,35 @@ class JobRepository:
             Job(row.id, row.kind, row.shop_domain, dict(row.payload), row.attempts + 1)
             for row in rows
         ]
+
+    def extend(self, job_ids: Sequence[int], lease: timedelta) -> int:
+        """Push the lease of jobs still running out to `lease` from now (a live worker's
+        heartbeat, so a short lease can be used and a dead worker's jobs come back soon);
+        returns how many were still running."""
+        if not job_ids:
+            return 0
+        with self._runner.write("extending job leases") as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(list(job_ids)), jobs.c.status == "running")
+                .values(leased_until=datetime.now(UTC) + lease)
+            )
+        return int(result.rowcount)
+
+    def ready_shops(self, *, limit: int = 100) -> list[str]:
+        """Shops with at least one ready job (see `claim`), the longest-waiting first: what a
+        sweep hands out when the news of a job may have been lost."""
+        check_limit(limit)
+        now = datetime.now(UTC)
+        with self._runner.read("finding shops with ready jobs") as conn:
+            query = (
+                select(jobs.c.shop_domain, func.min(jobs.c.run_after).label("since"))
+                .where(_ready(now))
+                .group_by(jobs.c.shop_domain)
+                .order_by("since")
+                .limit(limit)
+            )
+            return [str(row.shop_domain) for row in conn.execute(query)]
 
     def finish(self, job_id: int) -> None:
         with self._runner.write(f"finishing job {job_id}") as conn:
