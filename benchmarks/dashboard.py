@@ -40,7 +40,7 @@ from cartwise.domain import Order, OrderLine, Platform, Product, ShopRef
 from cartwise.installs import save_install
 from cartwise.readouts import compute_readout
 from cartwise.schemas import TrackedEvent
-from cartwise.settings import Settings, ShopifySettings
+from cartwise.settings import RateLimitSettings, Settings, ShopifySettings
 from cartwise.storage import Store
 from cartwise.storage.experiments import ExposureRecord
 from cartwise.storage.schema import event_daily, shops, tracked_events
@@ -249,6 +249,8 @@ def main() -> None:
         demo_mode=False,
         secret_key=SecretStr("bench-dashboard-secret-key-0123456789abcdef"),
         shopify=ShopifySettings(client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET)),
+        # the renders come faster than a merchant's clicks: the admin limit would refuse them
+        rate_limits=RateLimitSettings(enabled=False),
     )
     client = create_app(settings, store=store, start_worker=False).test_client()
 

@@ -166,6 +166,9 @@ class _Writer:
         statements, changes to orders already held through the webhook path one by one."""
         shop, processor = self.shop, self.processor
         parsed = self._not_redacted(parsed)
+        for order in processor.consented_orders(shop, [entry[0] for entry in parsed.values()]):
+            _, version, segments = parsed[order.order_id]
+            parsed[order.order_id] = (order, version, segments)
         known = self.store.orders.existing(shop, parsed)
         for order_id in known:
             order, version, segments = parsed.pop(order_id)

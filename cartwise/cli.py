@@ -340,7 +340,10 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with _store(settings) as store:
         processor = EventProcessor(
-            store, secret=settings.effective_secret_key(), settings=settings.jobs
+            store,
+            secret=settings.effective_secret_key(),
+            settings=settings.jobs,
+            consent_required=settings.consent_required,
         )
         bars = _LineBars()
         try:

@@ -4,7 +4,9 @@ Every write is idempotent and guarded by the platform's own timestamps, so dupli
 deliveries and stale retries (Shopify retries carry the payload as it was when the event fired)
 never double-count an order or overwrite newer state. New orders and carts are folded into the
 shop's model at once (`HybridRecommender.update`); changes to orders already counted (edits,
-cancellations) schedule a rebuild from storage, which takes them back out.
+cancellations) schedule a rebuild from storage, which takes them back out. Orders and carts of
+a customer without consent to personalisation are stored without their customer key: their
+lines still count for the shop, but no history is kept about them.
 Layer 4: imports storage, the Shopify payload models, the Magento records, the recommender,
 training and privacy.
 """
@@ -37,13 +39,15 @@ from cartwise.pseudonyms import customer_key, tombstone_key
 from cartwise.recommender import HybridRecommender, Interaction
 from cartwise.recommender.records import cart_interactions, to_interactions
 from cartwise.settings import JobSettings
-from cartwise.storage import Job, RawEvent, Store, VariantRecord
+from cartwise.storage import Job, RawEvent, Store, Transaction, VariantRecord
+from cartwise.storage.consent import ConsentRepository, keeps_history
 from cartwise.webhooks.magento import MAGENTO_TOPIC_PREFIX
 
 __all__ = [
     "REBUILD",
     "EventProcessor",
     "ShopBatch",
+    "enqueue_rebuild",
     "order_segments",
     "segment_keys",
     "variant_stock",
@@ -73,6 +77,13 @@ def order_segments(payload: OrderPayload) -> list[str]:
     return segment_keys(payload.country, payload.device, payload.referrer)
 
 
+def enqueue_rebuild(store: Store | Transaction, shop: str, *, delay: float = 0.0) -> None:
+    """Queue a rebuild of `shop`'s model from storage in `delay` seconds (in `store`'s
+    transaction when it is one); one waits per shop."""
+    at = datetime.now(UTC) + timedelta(seconds=delay)
+    store.jobs.enqueue(REBUILD, shop, dedupe_key=f"{REBUILD}:{shop}", run_after=at)
+
+
 @dataclass
 class ShopBatch:
     """What one batch of events did to a shop: interactions to fold into its model, how many
@@ -85,7 +96,9 @@ class ShopBatch:
 
 class EventProcessor:
     """Applies batches of `process_event` jobs. `on_model_saved(shop)` is called after a new
-    model version is stored, so an in-process registry can pick it up at once."""
+    model version is stored, so an in-process registry can pick it up at once.
+    `consent_required` is `Settings.consent_required`: customers who never chose are then
+    stored without their key."""
 
     def __init__(
         self,
@@ -94,11 +107,13 @@ class EventProcessor:
         secret: bytes,
         settings: JobSettings | None = None,
         on_model_saved: Callable[[str], None] | None = None,
+        consent_required: bool = False,
     ) -> None:
         self._store = store
         self._secret = secret
         self._settings = settings or JobSettings()
         self._on_model_saved = on_model_saved
+        self._consent_required = consent_required
         self._models: dict[str, tuple[int, HybridRecommender]] = {}
         self._meta_updates: dict[str, int] = {}
 
@@ -108,6 +123,27 @@ class EventProcessor:
     def tombstone(self, key: str) -> str:
         """The redaction tombstone of a customer key."""
         return tombstone_key(key)
+
+    def consented_orders(self, shop: str, orders: Sequence[Order]) -> list[Order]:
+        """`orders` as they may be stored: an order whose customer had not consented when it
+        was placed, or has withdrawn since, loses its customer key (one query for them all)."""
+        keys = {o.customer_id for o in orders if o.customer_id is not None}
+        logs = self._store.consent.histories(shop, keys) if keys else {}
+        if not logs and not self._consent_required:
+            return list(orders)
+        return [
+            o
+            if o.customer_id is None
+            or keeps_history(
+                logs.get(o.customer_id, []), o.created_at, consent_required=self._consent_required
+            )
+            else replace(o, customer_id=None)
+            for o in orders
+        ]
+
+    def _keeps_history(self, consent: ConsentRepository, shop: str, key: str, at: datetime) -> bool:
+        log_of = consent.history(shop, key)
+        return keeps_history(log_of, at, consent_required=self._consent_required)
 
     def handle(self, jobs: Iterable[Job]) -> None:
         """Apply every job's event; a failure raises (the worker retries), after the events
@@ -224,7 +260,8 @@ class EventProcessor:
         it came from: a new order is folded into the model with the batch, a change to one
         already counted schedules a rebuild, an older state than the stored one is dropped.
         `sessions` are the storefront keys the order is known by (checkout and cart tokens),
-        which attribute it to the recommendations of those sessions."""
+        which attribute it to the recommendations of those sessions. The order of a customer
+        without consent (then or since) is stored without their key."""
         store = self._store
         if store.redactions.redacted_at(shop, "order", order.order_id) is not None:
             return "ignored"
@@ -234,6 +271,8 @@ class EventProcessor:
         with store.transaction() as tx:
             if not tx.versions.accept(shop, "order", order.order_id, version):
                 return "ignored"  # a stale retry or a duplicate state
+            if key is not None and not self._keeps_history(tx.consent, shop, key, order.created_at):
+                order = replace(order, customer_id=None)
             previous = tx.orders.get(shop, order.order_id)
             tx.orders.upsert_many(shop, [order])
             tx.orders.add_sessions(shop, order.order_id, sessions)
@@ -266,8 +305,8 @@ class EventProcessor:
         return self.apply_cart(shop, cart, batch)
 
     def apply_cart(self, shop: str, cart: Cart, batch: ShopBatch) -> str:
-        """Store a cart as last seen (its customer already a keyed hash); a cart seen for the
-        first time adds its co-occurrences to the batch."""
+        """Store a cart as last seen (its customer already a keyed hash; none for a customer
+        without consent); a cart seen for the first time adds its co-occurrences to the batch."""
         store = self._store
         if cart.customer_id is not None and self._redacted_before(
             shop, cart.customer_id, cart.updated_at
@@ -277,6 +316,9 @@ class EventProcessor:
             first_seen = tx.versions.get(shop, "cart", cart.cart_id) is None
             if not tx.versions.accept(shop, "cart", cart.cart_id, cart.updated_at):
                 return "ignored"
+            key = cart.customer_id
+            if key is not None and not self._keeps_history(tx.consent, shop, key, cart.updated_at):
+                cart = replace(cart, customer_id=None)
             tx.carts.upsert(shop, cart)
         if first_seen and cart.lines:
             batch.interactions.extend(cart_interactions([cart]))
@@ -394,8 +436,7 @@ class EventProcessor:
         self.saved(shop)
 
     def schedule_rebuild(self, shop: str, *, delay: float = 0.0) -> None:
-        at = datetime.now(UTC) + timedelta(seconds=delay)
-        self._store.jobs.enqueue(REBUILD, shop, dedupe_key=f"{REBUILD}:{shop}", run_after=at)
+        enqueue_rebuild(self._store, shop, delay=delay)
 
     def forget(self, shop: str) -> None:
         """Drop the cached model of `shop` (after a rebuild replaced it)."""

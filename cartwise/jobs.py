@@ -230,6 +230,7 @@ def build_worker(
         secret=settings.effective_secret_key(),
         settings=settings.jobs,
         on_model_saved=on_model_saved,
+        consent_required=settings.consent_required,
     )
 
     def rebuild(jobs: Sequence[Job]) -> None:

@@ -36,9 +36,10 @@ def redact_customer(
     store: Store, shop: str, request: CustomersRedactPayload, customer_key: CustomerKey
 ) -> dict[str, int]:
     """Remove the customer's personal data and history from the shop: their orders and the
-    orders named in the request, their carts, any stored delivery body naming them, and every
-    model version that saw them (the model is rebuilt without them; aggregate counts of other
-    shoppers stay). Tombstones keep late deliveries from bringing the data back."""
+    orders named in the request, their carts, their consent log, any stored delivery body
+    naming them, and every model version that saw them (the model is rebuilt without them;
+    aggregate counts of other shoppers stay). Tombstones keep late deliveries from bringing the
+    data back."""
     customer = request.customer.id
     key = customer_key(shop, customer) if customer else None
     order_ids = list(request.orders_to_redact)
@@ -46,6 +47,7 @@ def redact_customer(
     if key:
         store.redactions.add(shop, "customer", [tombstone_key(key)])
     counts = {"orders": 0, "carts": 0, "events": 0, "exports": 0, "storefront_events": 0}
+    counts["consent"] = store.consent.delete_customer(shop, key) if key else 0
     if store.shops.get(shop) is not None:
         theirs = [o.order_id for o in store.orders.for_customer(shop, key)] if key else []
         sessions = [
@@ -97,12 +99,13 @@ def export_customer(
             if order is not None:
                 orders.append(order)
     carts = store.carts.for_customer(shop, key) if known and key else []
+    consent = store.consent.history(shop, key) if key else []
     document: dict[str, Any] = {
         "shop": shop,
         "data_request_id": request.data_request_id,
         "customer_id": customer,
         "generated_at": datetime.now(UTC).isoformat(),
-        "stored_customer_key": key if (orders or carts) else None,
+        "stored_customer_key": key if (orders or carts or consent) else None,
         "personal_fields_stored": "none: no name, email, phone or address is kept",
         "orders": [
             {
@@ -136,6 +139,14 @@ def export_customer(
             }
             for c in carts
         ],
+        "consent": [
+            {
+                "personalised": e.personalised,
+                "source": e.source,
+                "recorded_at": e.recorded_at.isoformat(),
+            }
+            for e in consent
+        ],
     }
     store.exports.save(shop, request.data_request_id, document)
     return document
@@ -143,10 +154,11 @@ def export_customer(
 
 def redact_shop(store: Store, shop: str) -> dict[str, int]:
     """Delete everything of the shop: catalog, orders, carts, models, credentials, API keys,
-    rules, events, jobs, tombstones, sync state and exports. Safe to run again."""
+    rules, events, jobs, tombstones, sync state, exports and consent log. Safe to run again."""
     counts = {
         "events": store.events.delete_for_shop(shop),
         "exports": store.exports.delete_for_shop(shop),
+        "consent": store.consent.delete_shop(shop),
         "versions": store.versions.forget(shop),
         "redactions": store.redactions.delete_for_shop(shop),
         "sync": store.sync.delete_for_shop(shop),

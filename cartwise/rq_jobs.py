@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from cartwise import storage
+from cartwise.cache.notices import Notices
 from cartwise.jobs import Worker, build_worker
 from cartwise.settings import Settings
 
@@ -107,7 +108,9 @@ def _current() -> _Runtime:
                 raise RuntimeError("CARTWISE_REDIS_URL is not set: RQ tickets can't be worked")
             store = storage.open(settings.resolved_database_url(), upgrade=settings.auto_migrate)
             tickets = Tickets(settings.redis_url, settings.jobs.queue)
-            _runtime = _Runtime(build_worker(store, settings), tickets, store)
+            notices = Notices(settings.redis_url, settings.jobs.queue)
+            worker = build_worker(store, settings, on_model_saved=notices.publish)
+            _runtime = _Runtime(worker, tickets, store)
         return _runtime
 
 
@@ -134,7 +137,9 @@ def run_worker(settings: Settings, store: storage.Store, *, burst: bool = False)
     stops (SIGTERM/SIGINT: after the ticket at hand) or, with `burst`, once nothing is left."""
     global _runtime
     assert settings.redis_url
-    worker = build_worker(store, settings)
+    notices = Notices(settings.redis_url, settings.jobs.queue)
+    # web workers hear of each model this worker saves and load it at once
+    worker = build_worker(store, settings, on_model_saved=notices.publish)
     runtime = _Runtime(worker, Tickets(settings.redis_url, settings.jobs.queue), store)
     with _runtime_lock:
         _runtime = runtime
@@ -166,5 +171,6 @@ def run_worker(settings: Settings, store: storage.Store, *, burst: bool = False)
             side.join(timeout=10)
         connection.close()
         runtime.tickets.close()
+        notices.close()
         with _runtime_lock:
             _runtime = None

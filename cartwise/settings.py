@@ -19,6 +19,7 @@ __all__ = [
     "JobSettings",
     "MagentoSettings",
     "ModelSettings",
+    "RateLimitSettings",
     "ServerSettings",
     "Settings",
     "ShopifySettings",
@@ -109,6 +110,46 @@ class JobSettings(BaseModel):
     )
 
 
+class RateLimitSettings(BaseModel):
+    """Requests per shop and per API key (see `cartwise.api.ratelimits`): counted in Redis when
+    `redis_url` is set, so every worker shares the count, else in each process. Past a limit
+    the answer is 429 `rate_limited` with Retry-After."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Count requests; off when a proxy in front enforces limits of its own "
+        "(storefront events and invalid API keys are limited either way).",
+    )
+    storefront_per_second: int = Field(
+        default=600,
+        ge=1,
+        description="Storefront reads (recommendations, defaults, app proxy recommendations) "
+        "per shop per second; far above what a busy shop sends, it stops a runaway client. "
+        "With Redis unreachable each worker counts on its own, at this same limit.",
+    )
+    api_key_per_second: int | None = Field(
+        default=None,
+        ge=1,
+        description="Storefront reads per API key per second, on top of the shop's limit; "
+        "set it below `storefront_per_second` so one key (a leaked one, a looping job) cannot "
+        "use up its shop's share. Unset: a key may use all of its shop's.",
+    )
+    admin_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Admin API and dashboard calls per shop per minute. Refused with 503 "
+        "`rate_limit_unavailable` while the shared count (Redis) is unreachable.",
+    )
+    key_prefix: str = Field(
+        default="cartwise-limits",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Prefix of the counters' Redis keys; deployments sharing one Redis need "
+        "different ones.",
+    )
+
+
 class Settings(BaseSettings):
     """Every knob of a cartwise process. `Settings()` reads `CARTWISE_*` from the environment."""
 
@@ -133,6 +174,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Webhook bodies, storefront events, exposures and carts older than this are "
         "deleted, and older orders lose their customer and session keys (daily).",
+    )
+    consent_required: bool = Field(
+        default=False,
+        description="Personalise only customers who said yes (opt-in, as EU rules ask); off: "
+        "customers are personalised until they opt out. Without consent a customer gets the "
+        "answers an anonymous shopper gets and no history is kept under their key.",
     )
     attribution_window_hours: float = Field(
         default=24.0,
@@ -166,6 +213,7 @@ class Settings(BaseSettings):
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     magento: MagentoSettings = Field(default_factory=MagentoSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     def check(self) -> None:
         """Fail start-up clearly (ConfigurationError) on settings a real deployment can't run

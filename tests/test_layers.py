@@ -39,6 +39,7 @@ LAYERS = {
     "arms": 4,
     "readouts": 4,
     "evaluation": 4,
+    "consent": 4,
     "api": 5,
     "cli": 5,
     "__main__": 5,
@@ -56,7 +57,8 @@ MAY_IMPORT = {0: {0}, 1: {0}, 2: {0}, 3: {0, 1, 2}, 4: {0, 1, 2, 3}, 5: {0, 1, 2
 # Use cases compose: the job worker runs ingestion, training and privacy; ingestion hands
 # privacy requests to `privacy`, which retrains without the redacted history; backfill stores
 # platform history through ingestion's rules and trains; jobs run backfills with the
-# install's token; arms hands serving the shopper's treatment; jobs compute experiment readouts.
+# install's token; arms hands serving the shopper's treatment; jobs compute experiment readouts;
+# a withdrawal of consent queues ingestion's model rebuild.
 SAME_LAYER_ARROWS = {
     ("cli", "api"),
     ("__main__", "cli"),
@@ -78,6 +80,7 @@ SAME_LAYER_ARROWS = {
     ("arms", "serving"),
     ("jobs", "readouts"),
     ("readouts", "arms"),
+    ("consent", "ingestion"),
     ("rq_jobs", "jobs"),
 }
 SDK = "sdk"

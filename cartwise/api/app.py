@@ -4,6 +4,7 @@ the error handlers and the security headers. Imports Flask and everything below 
 from __future__ import annotations
 
 import atexit
+import weakref
 from collections.abc import Callable
 
 from flask import Flask
@@ -11,6 +12,7 @@ from flask import Flask
 from cartwise import cache, storage
 from cartwise.api import (
     admin,
+    body_limit,
     compression,
     context,
     dashboard,
@@ -23,11 +25,14 @@ from cartwise.api import (
     install,
     metrics,
     openapi,
+    preferences,
     recommendations,
     webhooks,
 )
-from cartwise.api.ratelimits import EventLimiter
+from cartwise.api.ratelimits import EventLimiter, RequestLimits
 from cartwise.arms import ExperimentMemory, ExposureLog, StorefrontRecord
+from cartwise.cache.notices import Notices
+from cartwise.consent import ConsentMemory
 from cartwise.jobs import Worker, build_worker
 from cartwise.rq_jobs import Tickets
 from cartwise.serving import (
@@ -86,9 +91,12 @@ def create_app(
         registry.invalidate(shop)
         catalog.invalidate(shop)
 
-    worker: Worker = build_worker(store, settings, on_model_saved=changed)
+    notices = Notices(settings.redis_url, settings.jobs.queue) if settings.redis_url else None
+    worker: Worker = build_worker(
+        store, settings, on_model_saved=notices.publish if notices else changed
+    )
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    body_limit.init_app(app, MAX_BODY_BYTES)
     run_worker = settings.jobs.in_process if start_worker is None else start_worker
     responses: ResponseCache = cache.open(
         settings.redis_url,
@@ -109,19 +117,35 @@ def create_app(
         experiments=ExperimentMemory(store),
         exposures=exposure_log,
         storefront=StorefrontRecord(store),
-        event_limiter=EventLimiter(settings.events_per_minute, settings.redis_url),
+        event_limiter=EventLimiter(
+            settings.events_per_minute,
+            settings.redis_url,
+            key_prefix=settings.rate_limits.key_prefix,
+        ),
+        request_limits=RequestLimits(settings.rate_limits, settings.redis_url)
+        if settings.rate_limits.enabled
+        else None,
+        consent=ConsentMemory(store, consent_required=settings.consent_required),
     )
     context.init_app(app, bound)
+    if notices is not None:
+        # a model saved by any process (a `cartwise worker`, another web worker's job thread)
+        # is looked for at once, not at the next version check
+        notices.listen(changed)
+        weakref.finalize(app, notices.stop)
+    app.extensions["cartwise_notices"] = notices
     app.extensions["cartwise_worker"] = worker
     errors.init_app(app)
     metrics.init_app(app, bound)
-    headers.init_app(app)
+    headers.init_app(app, app_url=settings.app_url)
     compression.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(recommendations.bp)
     app.register_blueprint(recommendations.proxy_bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(events.proxy_bp)
+    app.register_blueprint(preferences.bp)
+    app.register_blueprint(preferences.proxy_bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(admin.bp)

@@ -7,7 +7,9 @@ the body or the query string.
 - embedded admin: `Authorization: Bearer <App Bridge session token>`, or an admin-scoped key;
 - demo mode only: no credential, the demo shop.
 
-A client that keeps sending bad API keys is slowed down with 429 and `Retry-After`.
+A client that keeps sending bad API keys is slowed down with 429 and `Retry-After`. Admin calls
+are counted against their shop's rate limit as soon as the credential checks out; storefront
+views count theirs with `limit_storefront` (see `api.ratelimits`).
 Imports Flask and layers 0-4.
 """
 
@@ -39,6 +41,7 @@ __all__ = [
     "admin_caller",
     "app_credentials",
     "forget_api_keys",
+    "limit_storefront",
     "proxy_caller",
     "storefront_caller",
 ]
@@ -57,6 +60,8 @@ class Caller:
     kind: CallerKind
     customer_id: str | None = None
     scope: str = "storefront"
+    key_id: int | None = None
+    """The API key's id when the credential is one."""
 
 
 _bad_keys: MemoryCache[int] = MemoryCache(maxsize=100_000, ttl=60.0)
@@ -102,7 +107,24 @@ def proxy_caller() -> Caller:
 
 
 def admin_caller() -> Caller:
-    """The caller of an admin endpoint: an admin-scoped API key or an App Bridge token."""
+    """The caller of an admin endpoint: an admin-scoped API key or an App Bridge token, counted
+    against its shop's admin rate limit (429 past it; 503 while the shared count is down)."""
+    caller = _admin_credential()
+    limits = services().request_limits
+    if limits is not None:
+        limits.admin(caller.shop)
+    return caller
+
+
+def limit_storefront(caller: Caller) -> None:
+    """Count a storefront read against the caller's shop, and its API key if it used one;
+    `RateLimited` (429) past a limit. Views call it right after authenticating."""
+    limits = services().request_limits
+    if limits is not None:
+        limits.storefront(caller.shop, caller.key_id)
+
+
+def _admin_credential() -> Caller:
     key = request.headers.get(API_KEY_HEADER)
     if key is not None:
         caller = _api_key_caller(key)
@@ -147,7 +169,7 @@ def _api_key_caller(key: str) -> Caller:
     install = ctx.store.installs.get(record.shop)
     if install is not None and not install.active:
         raise Unauthorized("cartwise is not installed on this shop.", reason="not_installed")
-    caller = Caller(record.shop, "api_key", scope=record.scope)
+    caller = Caller(record.shop, "api_key", scope=record.scope, key_id=record.id)
     _valid_keys.set(memo, caller)
     return caller
 

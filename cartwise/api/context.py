@@ -9,9 +9,10 @@ from typing import cast
 
 from flask import Flask, current_app
 
-from cartwise.api.ratelimits import EventLimiter
+from cartwise.api.ratelimits import EventLimiter, RequestLimits
 from cartwise.arms import ExperimentMemory, ExposureLog, StorefrontRecord
 from cartwise.cache import MemoryCache
+from cartwise.consent import ConsentMemory
 from cartwise.serving import CatalogCache, ModelRegistry, ResponseCache
 from cartwise.settings import Settings
 from cartwise.storage import Store
@@ -38,6 +39,10 @@ class Services:
     storefront: StorefrontRecord | None = None
     event_limiter: EventLimiter | None = None
     """Products' storefront clicks, for exploration; None: no exploration."""
+    request_limits: RequestLimits | None = None
+    """Requests per shop and API key (`api.ratelimits`); None: not counted."""
+    consent: ConsentMemory | None = None
+    """Customers' consent to personalisation; None: every customer is personalised."""
 
 
 def init_app(app: Flask, bound: Services) -> None:

@@ -16,6 +16,7 @@ from cartwise.api.context import services
 from cartwise.api.demo import CartAdd, DemoProductList, DemoProductQuery, DemoThemeQuery
 from cartwise.api.experiments import ExperimentBody, ExperimentInfo, ExperimentList
 from cartwise.api.health import HealthStatus
+from cartwise.api.preferences import Preferences, PreferencesQuery, PreferencesUpdate
 from cartwise.api.recommendations import DefaultsQuery, ProxyQuery
 from cartwise.schemas import (
     ErrorResponse,
@@ -30,7 +31,25 @@ __all__ = ["bp", "build_spec"]
 bp = Blueprint("openapi", __name__)
 
 _REF = "#/components/schemas/{model}"
-_BAD_KEYS = "`rate_limited`: too many invalid keys from this address; see Retry-After."
+_STOREFRONT_LIMIT = (
+    "`rate_limited`: the shop's storefront requests per second (or the API key's) are used up, "
+    "or too many invalid keys came from this address; see Retry-After."
+)
+_ADMIN_LIMIT = (
+    "`rate_limited`: the shop's admin requests per minute are used up, or too many invalid "
+    "keys came from this address; see Retry-After."
+)
+_LIMIT_UNAVAILABLE = (
+    "`rate_limit_unavailable`: the shop's rate limit cannot be checked right now (admin calls "
+    "are refused rather than uncounted); see Retry-After."
+)
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before calling again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 _SHOP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*\.myshopify\.com$"
 
 
@@ -55,6 +74,8 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         (ExperimentBody, "validation"),
         (ExperimentInfo, "serialization"),
         (ExperimentList, "serialization"),
+        (PreferencesUpdate, "validation"),
+        (Preferences, "serialization"),
     ]
     paths: dict[str, Any] = {
         "/v1/recommendations": {
@@ -76,6 +97,19 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
             },
         },
         "/proxy/events": {"post": _events_op(proxy=True)},
+        "/v1/preferences": {
+            "get": _preferences_op(update=False, proxy=False),
+            "post": _preferences_op(update=True, proxy=False),
+            "options": {
+                "summary": "CORS preflight of checkout extensions (any origin, no credentials).",
+                "security": [],
+                "responses": {"204": {"description": "Allowed."}},
+            },
+        },
+        "/proxy/preferences": {
+            "get": _preferences_op(update=False, proxy=True),
+            "post": _preferences_op(update=True, proxy=True),
+        },
         "/webhooks/shopify": {"post": _webhook_op()},
         "/webhooks/magento": {"post": _magento_webhook_op()},
         "/auth/install": {"get": _install_op()},
@@ -164,7 +198,7 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
         },
     }
     models.extend(dashboard_spec.MODELS)
-    paths.update(dashboard_spec.paths())
+    paths.update(_counted_as_admin(dashboard_spec.paths()))
     if demo:
         models.append((DemoProductList, "serialization"))
         models.append((CartAdd, "validation"))
@@ -238,6 +272,30 @@ def _error(description: str) -> dict[str, Any]:
     return _json(ErrorResponse, description)
 
 
+def _wait(description: str) -> dict[str, Any]:
+    """An error answer that carries Retry-After (429, 503)."""
+    return {**_error(description), "headers": _RETRY_AFTER}
+
+
+def _counted_as_admin(paths: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's calls with an admin credential (those that may answer 429) count against
+    the shop's admin rate limit: their 429 says so, and a 503 is added, in the media type of
+    their other refusals."""
+    for item in paths.values():
+        for op in item.values():
+            refusal = op["responses"].get("429")
+            if refusal is None:
+                continue
+            content = refusal["content"]
+            for status, description in (("429", _ADMIN_LIMIT), ("503", _LIMIT_UNAVAILABLE)):
+                op["responses"][status] = {
+                    "description": description,
+                    "content": content,
+                    "headers": _RETRY_AFTER,
+                }
+    return paths
+
+
 def _recommendations_op() -> dict[str, Any]:
     return {
         "operationId": "recommend",
@@ -250,7 +308,7 @@ def _recommendations_op() -> dict[str, Any]:
         "responses": {
             "200": _json(RecommendationResponse, "Ranked products; `source` names the step."),
             "401": _error("A credential is required (outside demo mode)."),
-            "429": _error(_BAD_KEYS),
+            "429": _wait(_STOREFRONT_LIMIT),
             "404": _error("`unknown_shop`: the shop has no data."),
             "413": _error("`payload_too_large`: the body is over 1 MB."),
             "422": _error("`invalid_request`: the body is not valid JSON for this schema."),
@@ -275,13 +333,68 @@ def _events_op(*, proxy: bool) -> dict[str, Any]:
             "202": _json(EventsAccepted, "Stored; events already received count as duplicates."),
             "401": _error("A credential is required (outside demo mode)."),
             "422": _error("`invalid_request`: the batch does not validate; nothing is stored."),
-            "429": _error(
+            "429": _wait(
                 "`rate_limited`: the shop's events per minute are used up"
                 + ("" if proxy else ", or too many invalid keys came from this address")
                 + "; nothing is stored. Retry-After says when to send again."
             ),
         },
     }
+
+
+def _preferences_op(*, update: bool, proxy: bool) -> dict[str, Any]:
+    names = {
+        (False, False): "getPreferences",
+        (True, False): "setPreferences",
+        (False, True): "proxyGetPreferences",
+        (True, True): "proxySetPreferences",
+    }
+    summary = (
+        "Turn personalisation off (`personalised: false`) or on for the logged-in customer; "
+        "answers the new state. The same choice again changes nothing."
+        if update
+        else "Whether the logged-in customer is personalised, since when, and why they see "
+        "what they see: their past products the recommendations use, and the kinds of reasons."
+    )
+    op: dict[str, Any] = {
+        "operationId": names[update, proxy],
+        "summary": summary + (" Through Shopify's app proxy." if proxy else ""),
+        "security": (
+            [{"appProxySignature": []}] if proxy else [{"checkoutSessionToken": []}, {"apiKey": []}]
+        ),
+        "responses": {
+            "200": _json(Preferences, "The customer's preferences."),
+            "401": _error(
+                "`invalid_signature`: the query string is not Shopify's."
+                if proxy
+                else "A credential is required (outside demo mode)."
+            ),
+            "403": _error(
+                "`forbidden`: no logged-in customer"
+                + ("." if proxy else " (an API key names one with `customer_id`).")
+            ),
+            "404": _error("`unknown_shop`: the shop has no data."),
+        },
+    }
+    op["responses"]["429"] = _error(
+        "`rate_limited`: the shop's storefront requests per second are used up"
+        + ("" if proxy else ", or too many invalid keys came from this address")
+        + "; see Retry-After."
+    )
+    if update:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(PreferencesUpdate)}},
+        }
+        op["responses"]["413"] = _error("`payload_too_large`: the body is over 1 MB.")
+        op["responses"]["422"] = _error("`invalid_request`: the body does not validate.")
+    elif not proxy:
+        op["parameters"] = [
+            {"name": name, "in": "query", "required": False, "schema": prop}
+            for name, prop in PreferencesQuery.model_json_schema()["properties"].items()
+        ]
+        op["responses"]["422"] = _error("`invalid_request`: a bad `customer_id`.")
+    return op
 
 
 def _defaults_op() -> dict[str, Any]:
@@ -301,7 +414,7 @@ def _defaults_op() -> dict[str, Any]:
             "401": _error("A credential is required (outside demo mode)."),
             "404": _error("`unknown_shop`: the shop has no data."),
             "422": _error("`invalid_request`: bad `k`."),
-            "429": _error(_BAD_KEYS),
+            "429": _wait(_STOREFRONT_LIMIT),
         },
     }
 
@@ -319,6 +432,7 @@ def _proxy_op() -> dict[str, Any]:
             "200": _json(RecommendationResponse, "Ranked products."),
             "401": _error("`invalid_signature`: the query string is not Shopify's."),
             "422": _error("`invalid_request`: bad parameters."),
+            "429": _wait("`rate_limited`: the shop's storefront requests per second are used up."),
         },
     }
 
@@ -425,7 +539,8 @@ def _admin_errors() -> dict[str, Any]:
     return {
         "401": _error("`unauthorized`: no valid credential."),
         "403": _error("`forbidden`: a storefront key on an admin route."),
-        "429": _error(_BAD_KEYS),
+        "429": _wait(_ADMIN_LIMIT),
+        "503": _wait(_LIMIT_UNAVAILABLE),
     }
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cartwise.api import metrics
-from cartwise.api.auth import Caller, proxy_caller, storefront_caller
+from cartwise.api.auth import Caller, limit_storefront, proxy_caller, storefront_caller
 from cartwise.api.bodies import invalid, parse_json
 from cartwise.api.context import services
 from cartwise.arms import treatment_for
@@ -60,6 +60,7 @@ def defaults() -> Response:
     merchant's curated defaults topped up with trending products. Same credentials as
     `POST /recommendations`; may be cached by the caller for a few minutes."""
     caller = storefront_caller()
+    limit_storefront(caller)
     try:
         query = DefaultsQuery.model_validate(request.args.to_dict())
     except ValidationError as exc:
@@ -84,6 +85,7 @@ def recommendations() -> Response:
     """401 without a valid credential; 422 `invalid_request` for a body that does not
     validate; 404 `unknown_shop` when the shop has no data; otherwise 200, even on a fallback."""
     caller = storefront_caller()
+    limit_storefront(caller)
     body = parse_json(RecommendationRequest)
     return _answer(caller, body)
 
@@ -112,6 +114,7 @@ def proxy_recommendations() -> Response:
     """The theme block's call through `https://{shop}/apps/<subpath>/recommendations`; the
     logged-in customer (if any) comes from Shopify's signed `logged_in_customer_id`."""
     caller = proxy_caller()
+    limit_storefront(caller)
     try:
         query = ProxyQuery.model_validate(request.args.to_dict())
         ids = [p.strip() for p in query.cart.split(",") if p.strip()][:250]
@@ -140,6 +143,9 @@ def _answer(caller: Caller, body: RecommendationRequest) -> Response:
         )
         secret = ctx.settings.effective_secret_key()
         customer = customer_key(secret, caller.shop, platform_id) if platform_id else None
+    if customer is not None and ctx.consent is not None:
+        # without consent: answered exactly as an anonymous shopper (no history, shared answers)
+        customer = customer if ctx.consent.allows(caller.shop, customer) else None
     context = body.context
     segments = (
         segment_keys(context.country, context.device, _host(context.referrer)) if context else []

@@ -448,6 +448,15 @@ class HybridRecommender:
             for j in self._top(score, k)
         ]
 
+    def history(self, customer_id: str, k: int = _MAX_HISTORY_QUERY) -> list[tuple[str, float]]:
+        """The shopper's past purchases as `recommend` weighs them, strongest first: up to `k`
+        (product id, decayed affinity) pairs; empty for a shopper the model does not know."""
+        idx, aff = self._history_of(customer_id)
+        if k <= 0 or len(idx) == 0:
+            return []
+        order = np.lexsort((idx, -aff))[:k]
+        return [(self._ids[int(idx[o])], float(aff[o])) for o in order]
+
     def to_bytes(self) -> bytes:
         """The model as `.npz` bytes with a JSON header; no pickle anywhere."""
         self._compact()

@@ -118,7 +118,7 @@ def sqlite_insert_returning_id(
     `values` must already be in stored form (JSON as text, datetimes as `SQLITE_DATETIME`)."""
     names = list(values)
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # nosec B608: names from the schema and callers' literal keys; values are bound
         "ON CONFLICT DO NOTHING RETURNING id"
     )
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

@@ -33,6 +33,7 @@ __all__ = [
     "UTCDateTime",
     "api_keys",
     "carts",
+    "consent_log",
     "dead_letters",
     "event_daily",
     "experiment_reports",
@@ -461,4 +462,19 @@ experiment_reports = Table(
     Column("experiment", String(64), primary_key=True),
     Column("report", _Json, nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# Each customer's choices about personalisation, newest last: the latest entry is the current
+# choice, the rest the timestamped record of changes. Keyed by the shop's domain like the other
+# privacy records, and by the customer's keyed hash (never the platform id).
+consent_log = Table(
+    "consent_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shop_domain", String(255), nullable=False),
+    Column("customer_key", String(128), nullable=False),
+    Column("personalised", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_consent_log_customer", "shop_domain", "customer_key", "recorded_at"),
 )

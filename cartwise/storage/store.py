@@ -15,6 +15,7 @@ from cartwise.storage._base import BoundRunner, EngineRunner, Runner
 from cartwise.storage.api_keys import ApiKeyRepository
 from cartwise.storage.artifacts import ModelRepository
 from cartwise.storage.carts import CartRepository
+from cartwise.storage.consent import ConsentRepository
 from cartwise.storage.engine import make_engine, translate_errors
 from cartwise.storage.events import EventRepository
 from cartwise.storage.experiments import ExperimentRepository
@@ -59,6 +60,7 @@ class _Repositories:
         self.magento = MagentoStoreRepository(runner)
         self.experiments = ExperimentRepository(runner)
         self.retention = RetentionRepository(runner)
+        self.consent = ConsentRepository(runner)
 
 
 class Transaction(_Repositories):

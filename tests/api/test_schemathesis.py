@@ -33,6 +33,7 @@ from schemathesis import AuthContext, Case
 from cartwise.api.auth import reset_bad_key_counts
 from cartwise.api.openapi import build_spec
 from cartwise.pseudonyms import api_key_hash
+from cartwise.settings import RateLimitSettings
 
 from .shopify import SHOP_A, proxy_query
 from .test_auth import World, build_world
@@ -134,7 +135,10 @@ class _Credentials:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    built = build_world(tmp_path / "cartwise.db")
+    # Hundreds of cases a minute per operation: under the shop's admin limit they would be
+    # mostly 429s (documented, so accepted) and the routes themselves barely reached. The
+    # limits have their own tests.
+    built = build_world(tmp_path / "cartwise.db", rate_limits=RateLimitSettings(enabled=False))
     secret = built.settings.effective_secret_key()
     for key, scope in ((STOREFRONT_KEY, "storefront"), (ADMIN_KEY, "admin")):
         built.store.api_keys.add(

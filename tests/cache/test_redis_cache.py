@@ -5,6 +5,7 @@ shared by two apps and invalidated by a new model version."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -181,3 +182,33 @@ def test_an_outage_costs_misses_only_and_the_cache_comes_back(
     messages = [r.getMessage() for r in caplog.records]
     assert sum("unavailable" in m for m in messages) == 1
     assert any("is back" in m for m in messages)
+
+
+def test_the_pause_doubles_while_redis_stays_away_and_resets_once_it_answers(
+    relay: Relay,
+) -> None:
+    now = [100.0]
+    c = text_cache(
+        f"redis://127.0.0.1:{relay.port}/0", cooldown=1.0, max_cooldown=4.0, clock=lambda: now[0]
+    )
+    c.set("k", "v")
+    relay.cut()
+    tried_at = []
+    for _ in range(40):  # 10 s in steps of 0.25 s, one get each
+        before = c.errors
+        assert c.get("k") is None
+        if c.errors > before:
+            tried_at.append(now[0])
+        now[0] += 0.25
+    # pauses of 1, 2, 4 and then 4 s (the cap): a dead Redis is tried less and less often
+    assert [round(b - a, 2) for a, b in itertools.pairwise(tried_at)] == [1.0, 2.0, 4.0]
+    relay.restore()
+    now[0] += 4.0
+    while c.get("k") != "v":  # a pooled connection that died with the outage fails once
+        now[0] += 4.0
+    relay.cut()
+    assert c.get("k") is None
+    now[0] += 1.0  # back to the first, short pause
+    errors = c.errors
+    assert c.get("k") is None
+    assert c.errors == errors + 1
