@@ -28,6 +28,7 @@ from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
 from cartwise.api import create_app
 from cartwise.api.app import MAX_BODY_BYTES
 from cartwise.api.openapi import build_spec
+from cartwise.api.ratelimits import BATCH_SECONDS
 from cartwise.installs import create_api_key
 from cartwise.settings import RateLimitSettings
 
@@ -233,6 +234,12 @@ def test_the_webhook_intake_is_never_refused_for_its_rate(
 # --- shared through Redis -------------------------------------------------------------------------
 
 
+def at_the_start_of_a_second() -> None:
+    """Wait for a fresh one-second window, so what follows falls inside it."""
+    while time.time() % 1 > 0.05:
+        time.sleep(0.01)
+
+
 def test_workers_share_the_counts_through_redis(
     make_world: Callable[..., World], redis_url: str, key_prefix: str
 ) -> None:
@@ -244,8 +251,11 @@ def test_workers_share_the_counts_through_redis(
     def defaults(client: Any, credential: str) -> int:
         return int(client.get("/v1/defaults", headers=key(credential)).status_code)
 
-    assert [defaults(world.client, world.key_a), defaults(other, world.key_a)] == [200, 200]
-    assert defaults(world.client, world.key_a) == 200
+    # storefront reads, each past the batch interval: every one is told to Redis at once
+    at_the_start_of_a_second()
+    for client in (world.client, other, world.client):
+        assert defaults(client, world.key_a) == 200
+        time.sleep(BATCH_SECONDS + 0.01)
     assert_refused(
         other.get("/v1/defaults", headers=key(world.key_a)), 429, "rate_limited", window=1
     )
@@ -259,6 +269,31 @@ def test_workers_share_the_counts_through_redis(
     assert admin_read(world, key(world.admin_key_b)).status_code == 200
     counters = redis.Redis.from_url(redis_url).keys(f"{key_prefix}:*")
     assert any(SHOP_A.encode() in name for name in counters)
+
+
+def test_storefront_reads_reach_redis_in_batches(
+    make_world: Callable[..., World], redis_url: str, key_prefix: str
+) -> None:
+    """Between two exchanges a worker decides alone (exactly, for what it let through itself);
+    what it let through reaches the other workers at its next exchange."""
+    world = make_world(redis_url, storefront_per_second=3, key_prefix=key_prefix)
+    other = create_app(world.settings, store=world.store, start_worker=False).test_client()
+
+    def defaults(client: Any) -> int:
+        return int(client.get("/v1/defaults", headers=key(world.key_a)).status_code)
+
+    at_the_start_of_a_second()
+    # one exchange, then two decided here: the worker's own count stops it at the limit
+    assert [defaults(world.client) for _ in range(4)] == [200, 200, 200, 429]
+    time.sleep(BATCH_SECONDS + 0.01)
+    # Redis has heard of one of the three so far: the other worker may let one more through
+    assert defaults(other) == 200
+    time.sleep(BATCH_SECONDS + 0.01)
+    # the next exchange tells Redis of the two held back (as much as still fits): this
+    # worker refuses, and so does the other from its own next exchange
+    assert defaults(world.client) == 429
+    time.sleep(BATCH_SECONDS + 0.01)
+    assert defaults(other) == 429
 
 
 # --- Redis unreachable ------------------------------------------------------------------------
