@@ -122,7 +122,7 @@ def proxy_recommendations() -> Response:
             cart=[CartItem(product_id=p) for p in ids],
             session_id=query.session_id,
             placement=query.placement,
-            k=query.k,
+            k=query.k if "k" in query.model_fields_set else services().settings.model.default_k,
             context=RequestContext(device=query.device, country=query.country)
             if query.device or query.country
             else None,
@@ -134,6 +134,9 @@ def proxy_recommendations() -> Response:
 
 def _answer(caller: Caller, body: RecommendationRequest) -> Response:
     ctx = services()
+    if "k" not in body.model_fields_set and body.k != ctx.settings.model.default_k:
+        # no `k` asked: the deployment's default (CARTWISE_MODEL__DEFAULT_K)
+        body = body.model_copy(update={"k": ctx.settings.model.default_k})
     customer: str | None
     if caller.kind == "demo":
         customer = body.customer_id

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cartwise.api import create_app
-from cartwise.settings import Settings
+from cartwise.settings import ModelSettings, Settings
 from cartwise.storage import Store
 
 from .conftest import CATALOG, SHOP
@@ -232,3 +232,15 @@ def test_a_body_over_one_megabyte_is_413(client: FlaskClient) -> None:
     response = client.post("/v1/recommendations", data=data, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_request_without_k_gets_the_deployments_default(
+    store: Store, train: Callable[[], int]
+) -> None:
+    train()
+    settings = Settings(demo_mode=True, demo_shop=SHOP, model=ModelSettings(default_k=3))
+    client = create_app(settings, store=store).test_client()
+    unasked = client.post("/v1/recommendations", json={"cart": [{"product_id": "22423"}]})
+    asked = client.post("/v1/recommendations", json={"cart": [{"product_id": "22423"}], "k": 5})
+    assert len(unasked.get_json()["items"]) == 3
+    assert len(asked.get_json()["items"]) == 5
