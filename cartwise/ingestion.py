@@ -33,7 +33,7 @@ from cartwise.connector.shopify.payloads import (
     parse,
 )
 from cartwise.domain import Cart, Order, Platform, Product, ShopRef
-from cartwise.errors import InvalidPayload, NotFound
+from cartwise.errors import Conflict, InvalidPayload, NotFound
 from cartwise.privacy import export_customer, redact_customer, redact_shop
 from cartwise.pseudonyms import customer_key, tombstone_key
 from cartwise.recommender import HybridRecommender, Interaction
@@ -41,6 +41,7 @@ from cartwise.recommender.records import cart_interactions, to_interactions
 from cartwise.settings import JobSettings
 from cartwise.storage import Job, RawEvent, Store, Transaction, VariantRecord
 from cartwise.storage.consent import ConsentRepository, keeps_history
+from cartwise.training import DATA_FROM, DATA_UNTIL
 from cartwise.webhooks.magento import MAGENTO_TOPIC_PREFIX
 
 __all__ = [
@@ -92,6 +93,16 @@ class ShopBatch:
     interactions: list[Interaction] = field(default_factory=list)
     orders: int = 0
     rebuild: bool = False
+    stored_from: datetime | None = None
+    """Before the first of its interactions' records began to be stored."""
+    stored_until: datetime | None = None
+    """After the last of them was committed."""
+
+    def stored(self, began: datetime) -> None:
+        """Interactions were just added from records whose transaction began at `began`."""
+        if self.stored_from is None:
+            self.stored_from = began
+        self.stored_until = datetime.now(UTC)
 
 
 class EventProcessor:
@@ -114,8 +125,7 @@ class EventProcessor:
         self._settings = settings or JobSettings()
         self._on_model_saved = on_model_saved
         self._consent_required = consent_required
-        self._models: dict[str, tuple[int, HybridRecommender]] = {}
-        self._meta_updates: dict[str, int] = {}
+        self._models: dict[str, tuple[int, HybridRecommender, int, dict[str, str]]] = {}
 
     def customer_key(self, shop: str, customer_id: str) -> str:
         return customer_key(self._secret, shop, customer_id)
@@ -149,6 +159,12 @@ class EventProcessor:
         """Apply every job's event; a failure raises (the worker retries), after the events
         already applied were marked processed."""
         batches: defaultdict[str, ShopBatch] = defaultdict(ShopBatch)
+        jobs = list(jobs)
+        # A job taken up again: whoever had it before may have died between storing its
+        # records and counting them in the model (events are marked as they are stored, so
+        # they are not applied twice); a training from storage counts whatever was missed.
+        for shop in dict.fromkeys(job.shop for job in jobs if job.attempts > 1):
+            self.schedule_rebuild(shop)
         try:
             for job in jobs:
                 event = self._store.events.get(int(job.payload["event"]))
@@ -263,6 +279,7 @@ class EventProcessor:
         which attribute it to the recommendations of those sessions. The order of a customer
         without consent (then or since) is stored without their key."""
         store = self._store
+        began = datetime.now(UTC)
         if store.redactions.redacted_at(shop, "order", order.order_id) is not None:
             return "ignored"
         key = order.customer_id
@@ -288,6 +305,7 @@ class EventProcessor:
         if previous is None and not order.cancelled:
             batch.interactions.extend(to_interactions([order]))
             batch.orders += 1
+            batch.stored(began)
         return "processed"
 
     def _cart(
@@ -308,6 +326,7 @@ class EventProcessor:
         """Store a cart as last seen (its customer already a keyed hash; none for a customer
         without consent); a cart seen for the first time adds its co-occurrences to the batch."""
         store = self._store
+        began = datetime.now(UTC)
         if cart.customer_id is not None and self._redacted_before(
             shop, cart.customer_id, cart.updated_at
         ):
@@ -322,6 +341,7 @@ class EventProcessor:
             tx.carts.upsert(shop, cart)
         if first_seen and cart.lines:
             batch.interactions.extend(cart_interactions([cart]))
+            batch.stored(began)
         return "processed"
 
     def _product(self, shop: str, p: ProductPayload, fired: datetime | None) -> str:
@@ -391,36 +411,59 @@ class EventProcessor:
             self.schedule_rebuild(shop, delay=self._settings.rebuild_delay_seconds)
         if not batch.interactions:
             return
-        latest = store.models.latest_version(shop)
-        if latest is None:
-            self.schedule_rebuild(shop)
-            return
-        cached = self._models.get(shop)
-        if cached is not None and cached[0] == latest:
-            model = cached[1]
-            meta_updates = self._meta_updates.get(shop, 0)
-        else:
-            artifact = store.models.latest(shop)
-            if artifact is None:
+        for _ in range(_FOLD_ATTEMPTS):
+            base = self._base(shop)
+            if base is None:
                 self.schedule_rebuild(shop)
                 return
-            model = HybridRecommender.from_bytes(artifact.blob)
-            meta_updates = int(artifact.meta.get("orders_since_fit", 0))
-        model.update(batch.interactions)
-        meta_updates += batch.orders
-        meta = {
-            "n_items": model.n_items,
-            "n_interactions": model.n_interactions,
-            "updated_at": datetime.now(UTC).isoformat(),
-            "orders_since_fit": meta_updates,
-        }
-        version = store.models.save(shop, model.to_bytes(), meta)
-        store.models.prune(shop, keep=self._settings.keep_model_versions)
-        self._models[shop] = (version, model)
-        self._meta_updates[shop] = meta_updates
-        self.saved(shop)
-        if meta_updates >= self._settings.rebuild_after_events:
-            self.schedule_rebuild(shop)
+            on_version, model, meta_updates, stamps = base
+            seen = _counted_in(stamps, batch)
+            if seen is not False:
+                # the latest training read the shop after (True) or while (None) this batch
+                # was stored: counted already, or partly — then a new training counts it all
+                self._models.pop(shop, None)
+                if seen is None:
+                    self.schedule_rebuild(shop)
+                return
+            model.update(batch.interactions)
+            meta_updates += batch.orders
+            meta = {
+                "n_items": model.n_items,
+                "n_interactions": model.n_interactions,
+                "updated_at": datetime.now(UTC).isoformat(),
+                "orders_since_fit": meta_updates,
+                **stamps,
+            }
+            try:
+                version = store.models.save(shop, model.to_bytes(), meta, after=on_version)
+            except Conflict:
+                # another process saved a version meanwhile: build on that one instead
+                self._models.pop(shop, None)
+                continue
+            store.models.prune(shop, keep=self._settings.keep_model_versions)
+            self._models[shop] = (version, model, meta_updates, stamps)
+            self.saved(shop)
+            if meta_updates >= self._settings.rebuild_after_events:
+                self.schedule_rebuild(shop)
+            return
+        log.warning("the model of %s kept changing under an update; rebuilding it", shop)
+        self.schedule_rebuild(shop)
+
+    def _base(self, shop: str) -> tuple[int, HybridRecommender, int, dict[str, str]] | None:
+        """The shop's latest model to update: (version, model, orders since its training, the
+        stamps of that training), from this process's memory while still the latest."""
+        latest = self._store.models.latest_version(shop)
+        if latest is None:
+            return None
+        cached = self._models.get(shop)
+        if cached is not None and cached[0] == latest:
+            return cached
+        artifact = self._store.models.latest(shop)
+        if artifact is None:
+            return None
+        stamps = {k: str(artifact.meta[k]) for k in (DATA_FROM, DATA_UNTIL) if k in artifact.meta}
+        model = HybridRecommender.from_bytes(artifact.blob)
+        return artifact.version, model, int(artifact.meta.get("orders_since_fit", 0)), stamps
 
     def _redacted_before(self, shop: str, key: str, at: datetime) -> bool:
         """Whether customer `key` (a keyed hash) was redacted after `at`: data from before a
@@ -432,7 +475,6 @@ class EventProcessor:
         batch.interactions.clear()
         batch.orders = 0
         self._models.pop(shop, None)
-        self._meta_updates.pop(shop, None)
         self.saved(shop)
 
     def schedule_rebuild(self, shop: str, *, delay: float = 0.0) -> None:
@@ -441,12 +483,28 @@ class EventProcessor:
     def forget(self, shop: str) -> None:
         """Drop the cached model of `shop` (after a rebuild replaced it)."""
         self._models.pop(shop, None)
-        self._meta_updates.pop(shop, None)
 
     def saved(self, shop: str) -> None:
         """Tell the in-process registry that `shop` has a new model version."""
         if self._on_model_saved is not None:
             self._on_model_saved(shop)
+
+
+_FOLD_ATTEMPTS = 5
+
+
+def _counted_in(stamps: dict[str, str], batch: ShopBatch) -> bool | None:
+    """Whether the training behind a model (its read of the shop, `stamps`) counted `batch`:
+    True when the batch was stored before the read began, False when after it ended or when
+    the model has no stamps (trained before they were kept), None when the two overlap."""
+    if DATA_FROM not in stamps or DATA_UNTIL not in stamps or batch.stored_from is None:
+        return False
+    assert batch.stored_until is not None
+    if batch.stored_until <= datetime.fromisoformat(stamps[DATA_FROM]):
+        return True
+    if batch.stored_from >= datetime.fromisoformat(stamps[DATA_UNTIL]):
+        return False
+    return None
 
 
 def _count_segments(tx: Any, shop: str, segments: list[str], order: Order, sign: int) -> None:

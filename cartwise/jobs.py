@@ -244,6 +244,10 @@ def build_worker(
             log.info("rebuilt the model of %s: version %d", shop, report.version)
             if on_model_saved is not None:
                 on_model_saved(shop)
+            if report.superseded:
+                # updates saved during the fit may hold orders it did not read: train again
+                # once the shop has been quiet for a while (at most one such training waits)
+                processor.schedule_rebuild(shop, delay=settings.jobs.rebuild_delay_seconds)
 
     def magento(shop: str, *, reconcile: bool) -> None:
         async def run() -> None:

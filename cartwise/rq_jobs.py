@@ -43,6 +43,7 @@ TICKET_TIMEOUT_SECONDS = 3600
 """The longest one ticket may run (a large shop's backfill); RQ stops it after that, and the
 jobs it held come back when their lease runs out."""
 _RETRY_AFTER_FAILURE = 1.0
+_MAX_PAUSE = 16.0
 
 
 class Tickets:
@@ -56,6 +57,8 @@ class Tickets:
         self._queue = Queue(queue, connection=self._redis)
         self._prefix = f"{queue}:ticket:"
         self._down_until = 0.0
+        self._pause = _RETRY_AFTER_FAILURE
+        self._failing = False
         # an app dropped without `close()` (tests, a reloaded worker) still closes its sockets
         weakref.finalize(self, self._redis.connection_pool.disconnect)
 
@@ -72,10 +75,18 @@ class Tickets:
                     failure_ttl=7 * 24 * 3600,
                     description=f"jobs of {shop}",
                 )
+            self._failing = False
             return True
         except RedisError as exc:
-            self._down_until = time.monotonic() + _RETRY_AFTER_FAILURE
-            log.warning("could not post a job ticket for %s on Redis: %s", shop, exc)
+            # doubling pauses: a Redis that does not answer costs one timeout per worker every
+            # _MAX_PAUSE seconds (the sweep finds the jobs meanwhile)
+            self._pause = (
+                min(_MAX_PAUSE, self._pause * 2) if self._failing else _RETRY_AFTER_FAILURE
+            )
+            self._down_until = time.monotonic() + self._pause
+            if not self._failing:
+                log.warning("could not post a job ticket for %s on Redis: %s", shop, exc)
+            self._failing = True
             return False
 
     def taken(self, shop: str) -> None:

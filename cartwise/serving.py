@@ -22,7 +22,7 @@ from cachetools import LRUCache
 
 from cartwise.cache import Cache
 from cartwise.domain import Product, ShopRules
-from cartwise.errors import UnknownShop
+from cartwise.errors import StorageError, UnknownShop
 from cartwise.experiments import ItemStats, choose, exploration_slots
 from cartwise.recommender import HybridRecommender, Recommendation
 from cartwise.schemas import (
@@ -91,6 +91,7 @@ class CatalogCache:
         self._clock = clock
         self._shops: dict[str, _Held] = {}
         self._lock = threading.Lock()
+        self._away = False
 
     def _entry(self, shop: str) -> _Held:
         entry = self._shops.get(shop)
@@ -136,7 +137,23 @@ class CatalogCache:
                 if now - item[0] > self._ttl and pid not in wanted:
                     missing.append(pid)
         if missing:
-            loaded = self._store.products.get_many(shop, missing)
+            try:
+                loaded = self._store.products.get_many(shop, missing)
+            except StorageError:
+                if not stale:
+                    raise
+                # storage is away: what was held keeps answering until it is back
+                if not self._away:
+                    self._away = True
+                    log.warning("storage unavailable: products answered from memory")
+                for pid in ids:
+                    item = held.get(pid)
+                    if item is not None and item[1] is not None:
+                        found[pid] = item[1]
+                return found
+            if self._away:
+                self._away = False
+                log.warning("storage answers again: products read afresh")
             for pid in missing:
                 product = loaded.get(pid)
                 held[pid] = (now, product)
@@ -148,7 +165,12 @@ class CatalogCache:
         held = self._entry(shop)[1]
         now = self._clock()
         if not held or now - held[0][0] > self._ttl:
-            rules = self._store.rules.get(shop)
+            try:
+                rules = self._store.rules.get(shop)
+            except StorageError:
+                if not held:
+                    raise
+                return held[0][1]  # the rules last read, while storage is away
             held[:] = [(now, rules)]
             return rules
         return held[0][1]

@@ -70,6 +70,10 @@ class TrainReport:
     n_interactions: int
     fit_seconds: float
     trained_at: datetime
+    superseded: bool = False
+    """Other versions were saved while this one was trained (incremental updates of orders it
+    may not have read): saved on top of them, it may miss those orders until the next
+    training."""
 
 
 def import_dataset(
@@ -129,6 +133,12 @@ def import_dataset(
     )
 
 
+DATA_FROM = "data_read_from"
+DATA_UNTIL = "data_read_until"
+"""Meta keys of a trained model: when its reading of the shop's orders and carts began and
+ended."""
+
+
 def train_shop(store: Store, shop: str) -> TrainReport:
     """Fit a model on everything stored for `shop` (catalog, orders, carts), save a new version.
 
@@ -137,10 +147,13 @@ def train_shop(store: Store, shop: str) -> TrainReport:
     """
     if store.shops.get(shop) is None:
         raise UnknownShop(f"unknown shop {shop!r}: import or install it first")
+    before = store.models.latest_version(shop) or 0
+    reading_from = datetime.now(UTC)
     orders = list(store.orders.iter(shop))
     if not orders:
         raise ModelNotTrained(f"shop {shop!r} has no orders to train on: import some first")
     carts = list(store.carts.iter(shop))
+    reading_until = datetime.now(UTC)
     # streamed into fit: the model keeps compact arrays, not a record per order line
     interactions = chain(to_interactions(orders), cart_interactions(carts))
     items = list(to_items(store.products.list(shop)))
@@ -156,6 +169,10 @@ def train_shop(store: Store, shop: str) -> TrainReport:
         "n_interactions": model.n_interactions,
         "trained_at": trained_at.isoformat(),
         "fit_seconds": round(fit_seconds, 3),
+        # what was stored before the first time is in this model, what was stored after the
+        # second is not: how an incremental update saved meanwhile knows whether to redo itself
+        DATA_FROM: reading_from.isoformat(),
+        DATA_UNTIL: reading_until.isoformat(),
     }
     version = store.models.save(shop, model.to_bytes(), meta)
     return TrainReport(
@@ -167,6 +184,7 @@ def train_shop(store: Store, shop: str) -> TrainReport:
         n_interactions=model.n_interactions,
         fit_seconds=fit_seconds,
         trained_at=trained_at,
+        superseded=version > before + 1,
     )
 
 

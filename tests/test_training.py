@@ -218,3 +218,23 @@ def test_to_items_keeps_availability() -> None:
     (item,) = to_items([Product("p", "P", "Cat", "Ven", 2.0, ("t",), available=False)])
     assert (item.product_id, item.title, item.category, item.vendor) == ("p", "P", "Cat", "Ven")
     assert (item.price, item.tags, item.available) == (2.0, ("t",), False)
+
+
+def test_a_training_stamps_when_it_read_the_shop_and_whether_others_saved_meanwhile(
+    tmp_path: Path,
+) -> None:
+    with storage.open(f"sqlite:///{tmp_path / 'c.db'}") as db:
+        shop = "stamped.example"
+        db.shops.ensure(ShopRef(shop, Platform.DEMO))
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        lines = (OrderLine("a", 1), OrderLine("b", 1))
+        db.orders.upsert_many(shop, [Order(f"o{n}", start, lines) for n in range(3)])
+        before = datetime.now(UTC)
+        report = train_shop(db, shop)
+        after = datetime.now(UTC)
+        assert not report.superseded
+        saved = db.models.latest(shop)
+        assert saved is not None
+        read_from = datetime.fromisoformat(saved.meta["data_read_from"])
+        read_until = datetime.fromisoformat(saved.meta["data_read_until"])
+        assert before <= read_from <= read_until <= after

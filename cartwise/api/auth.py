@@ -30,7 +30,7 @@ from cartwise.connector.shopify.verify import (
     verify_app_proxy,
     verify_checkout_token,
 )
-from cartwise.errors import Forbidden, RateLimited, Unauthorized
+from cartwise.errors import Forbidden, RateLimited, StorageError, Unauthorized
 from cartwise.installs import authenticate_api_key
 from cartwise.pseudonyms import api_key_hash
 from cartwise.settings import Settings
@@ -70,6 +70,13 @@ KEY_MEMORY_SECONDS = 2.0
 """How long a process trusts a key it has checked before asking the database again."""
 _valid_keys: MemoryCache[Caller] = MemoryCache(maxsize=10_000, ttl=KEY_MEMORY_SECONDS)
 
+OUTAGE_MEMORY_SECONDS = 3600.0
+"""While the database can't be reached, storefront reads keep being answered for credentials
+checked within this long before (a key, an installed shop): a storefront never breaks because
+storage is away. A key revoked during the outage is refused once storage answers again."""
+_known_keys: MemoryCache[Caller] = MemoryCache(maxsize=10_000, ttl=OUTAGE_MEMORY_SECONDS)
+_known_installed: MemoryCache[bool] = MemoryCache(maxsize=100_000, ttl=OUTAGE_MEMORY_SECONDS)
+
 
 def app_credentials(settings: Settings, now: datetime | None = None) -> AppCredentials:
     return installs.app_credentials(settings, now)
@@ -80,7 +87,7 @@ def storefront_caller() -> Caller:
     ctx = services()
     key = request.headers.get(API_KEY_HEADER)
     if key is not None:
-        return _api_key_caller(key)
+        return _api_key_caller(key, storefront=True)
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         token = verify_checkout_token(
@@ -89,7 +96,7 @@ def storefront_caller() -> Caller:
             method=request.method,
             url=request.url,
         )
-        _require_installed(token.shop)
+        _require_installed(token.shop, storefront=True)
         return Caller(token.shop, "checkout", customer_id=token.customer_id)
     if ctx.settings.demo_mode:
         return Caller(ctx.settings.demo_shop, "demo")
@@ -102,7 +109,7 @@ def storefront_caller() -> Caller:
 def proxy_caller() -> Caller:
     """The caller of an app proxy endpoint: the signed query string names the shop."""
     verified = verify_app_proxy(app_credentials(services().settings), request.url)
-    _require_installed(verified.shop)
+    _require_installed(verified.shop, storefront=True)
     return Caller(verified.shop, "proxy", customer_id=verified.logged_in_customer_id)
 
 
@@ -146,7 +153,9 @@ def _admin_credential() -> Caller:
     return Caller(token.shop, "admin_session", scope="admin")
 
 
-def _api_key_caller(key: str) -> Caller:
+def _api_key_caller(key: str, *, storefront: bool = False) -> Caller:
+    """The caller an API key stands for; for a `storefront` read, the key as last checked when
+    the database is away."""
     client = request.remote_addr or "-"
     failures = _bad_keys.get(client) or 0
     if failures >= BAD_KEYS_PER_MINUTE:
@@ -159,7 +168,13 @@ def _api_key_caller(key: str) -> Caller:
     known = _valid_keys.get(memo)
     if known is not None:
         return known
-    record = authenticate_api_key(ctx.store, secret, key.strip())
+    try:
+        record = authenticate_api_key(ctx.store, secret, key.strip())
+    except StorageError:
+        remembered = _known_keys.get(memo)
+        if remembered is None or not storefront:
+            raise
+        return remembered
     if record is None:
         _bad_keys.set(client, failures + 1)
         raise Unauthorized("The API key is unknown or revoked.", reason="invalid_api_key")
@@ -171,6 +186,7 @@ def _api_key_caller(key: str) -> Caller:
         raise Unauthorized("cartwise is not installed on this shop.", reason="not_installed")
     caller = Caller(record.shop, "api_key", scope=record.scope, key_id=record.id)
     _valid_keys.set(memo, caller)
+    _known_keys.set(memo, caller)
     return caller
 
 
@@ -178,13 +194,24 @@ def forget_api_keys() -> None:
     """Drop the remembered valid keys (a key was revoked or a shop uninstalled here); other
     processes see such a change within `KEY_MEMORY_SECONDS`."""
     _valid_keys.clear()
+    _known_keys.clear()
 
 
-def _require_installed(shop: str) -> None:
-    if not services().store.installs.is_active(shop):
+def _require_installed(shop: str, *, storefront: bool = False) -> None:
+    """Unauthorized unless the app is installed on `shop`; for a `storefront` read, as last
+    seen when the database is away."""
+    try:
+        active = services().store.installs.is_active(shop)
+    except StorageError:
+        if not (storefront and _known_installed.get(shop)):
+            raise
+        return
+    if not active:
+        _known_installed.set(shop, False)
         raise Unauthorized(
             "cartwise is not installed on this shop.", reason="not_installed", shop=shop
         )
+    _known_installed.set(shop, True)
 
 
 def reset_bad_key_counts() -> None:

@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 
 RETRY_SHARED_SECONDS = 1.0
 """After Redis fails, it is left alone this long before it is tried again."""
+MAX_PAUSE_SECONDS = 16.0
+"""The longest pause, reached by doubling while Redis keeps failing."""
 CLOSED_RETRY_AFTER = 5
 """Seconds a refused admin caller is told to wait while the shared count is unreachable."""
 REDIS_TIMEOUT = 0.05
@@ -157,6 +159,7 @@ class _Counters:
             self._shared = SlidingWindowCounterRateLimiter(_redis(redis_url, key_prefix))
         self._down_until = 0.0
         self._down = False
+        self._pause = RETRY_SHARED_SECONDS
         self._batches: dict[tuple[object, ...], _Batch] = {}
         self._batches_lock = threading.Lock()
 
@@ -231,7 +234,12 @@ class _Counters:
         return self._local.hit(item, identifiers, cost)
 
     def _fail(self, exc: Exception) -> None:
-        self._down_until = time.monotonic() + RETRY_SHARED_SECONDS
+        # the pause doubles with each failed try (a blackholed Redis costs one timeout per
+        # worker every MAX_PAUSE_SECONDS, not every second) and is back to 1 s once it answers
+        self._pause = (
+            min(MAX_PAUSE_SECONDS, self._pause * 2) if self._down else RETRY_SHARED_SECONDS
+        )
+        self._down_until = time.monotonic() + self._pause
         if not self._down:
             self._down = True
             log.warning("the shared rate limit is unreachable (%s): %s", exc, self._meanwhile)

@@ -3,7 +3,10 @@
 Redis is a cache here, never the system of record: any error (refused, timed out, a reply that
 does not decode) counts as a miss or a skipped write, is logged once per outage, and makes the
 cache stand aside for `cooldown` seconds so an outage costs each request nothing (not a socket
-timeout apiece). Short socket timeouts keep a slow Redis from holding a storefront answer.
+timeout apiece). The pause doubles with each failed try, up to `max_cooldown`: a Redis that
+does not answer at all (a blackhole) costs one socket timeout per worker every `max_cooldown`
+seconds, not every second, and a returning Redis is used again within `max_cooldown`.
+Short socket timeouts keep a slow Redis from holding a storefront answer.
 Layer 2: imports nothing from cartwise but layer 0.
 """
 
@@ -39,6 +42,7 @@ class RedisCache(Generic[V]):
         namespace: str = "cartwise",
         timeout: float = 0.05,
         cooldown: float = 1.0,
+        max_cooldown: float = 16.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = redis.Redis.from_url(
@@ -53,6 +57,8 @@ class RedisCache(Generic[V]):
         self._decode = decode
         self._prefix = f"{namespace}:"
         self._cooldown = cooldown
+        self._max_cooldown = max(cooldown, max_cooldown)
+        self._pause = cooldown
         self._clock = clock
         self._down_until = 0.0
         self._down = False
@@ -119,7 +125,9 @@ class RedisCache(Generic[V]):
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
         with self._lock:
-            self._down_until = self._clock() + self._cooldown
+            if self._down:
+                self._pause = min(self._max_cooldown, self._pause * 2)
+            self._down_until = self._clock() + self._pause
             if not self._down:
                 self._down = True
                 log.warning("the Redis cache is unavailable, answering without it: %s", exc)
@@ -129,4 +137,5 @@ class RedisCache(Generic[V]):
             with self._lock:
                 if self._down:
                     self._down = False
+                    self._pause = self._cooldown
                     log.info("the Redis cache is back")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from cartwise.errors import InvalidRequest, StorageError
+from cartwise.errors import Conflict, InvalidRequest, StorageError
 from cartwise.storage._base import Runner, check_limit, require_shop_id
 from cartwise.storage.schema import model_artifacts, shops
 
@@ -37,9 +37,14 @@ class ModelRepository:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
-    def save(self, domain: str, blob: bytes, meta: Mapping[str, Any]) -> int:
+    def save(
+        self, domain: str, blob: bytes, meta: Mapping[str, Any], *, after: int | None = None
+    ) -> int:
         """Store a new model version and return its number: one more than the latest, also
-        when several processes save at once. `meta` must be JSON-serialisable."""
+        when several processes save at once. `meta` must be JSON-serialisable. With `after`
+        (a version the model was built on), `Conflict` when the latest is another one by then:
+        someone saved meanwhile, and the caller must build on theirs (checked in the same
+        transaction, under the shop's lock)."""
         meta = dict(meta)
         try:
             json.dumps(meta)
@@ -54,6 +59,16 @@ class ModelRepository:
             conn.execute(
                 select(shops.c.id).where(shops.c.id == shop_id).with_for_update(key_share=True)
             )
+            if after is not None:
+                latest = conn.execute(
+                    select(func.max(model_artifacts.c.version)).where(
+                        model_artifacts.c.shop_id == shop_id
+                    )
+                ).scalar_one()
+                if latest != after:
+                    raise Conflict(
+                        f"model version {latest} of {domain!r} was saved after version {after}"
+                    )
             for _ in range(_ATTEMPTS):
                 try:
                     return _insert_next(conn, shop_id, bytes(blob), meta)

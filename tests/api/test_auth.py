@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from werkzeug.test import TestResponse
 
 from cartwise import storage
 from cartwise.api import create_app
-from cartwise.api.auth import reset_bad_key_counts
+from cartwise.api.auth import API_KEY_HEADER, KEY_MEMORY_SECONDS, reset_bad_key_counts
 from cartwise.domain import Order, OrderLine, Product
 from cartwise.installs import create_api_key
 from cartwise.pseudonyms import customer_key
@@ -649,3 +650,33 @@ def test_an_error_from_the_checkout_endpoint_is_readable_cross_origin(client: Fl
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_a_storefront_keeps_being_answered_for_known_credentials_while_storage_is_away(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "db").mkdir()
+    world = build_world(tmp_path / "db" / "cartwise.db")
+    by_key = {API_KEY_HEADER: world.key_a}
+    by_token = bearer(checkout_token(SHOP_A))
+    for headers in (by_key, by_token):
+        assert (
+            world.client.post("/v1/recommendations", json=cart(), headers=headers).status_code
+            == 200
+        )
+    time.sleep(KEY_MEMORY_SECONDS + 0.1)  # past the short memory: storage would be asked again
+    world.store.close()
+    shutil.rmtree(tmp_path / "db")  # SQLite can't even create the file again
+
+    for headers in (by_key, by_token):
+        answer = world.client.post("/v1/recommendations", json=cart(), headers=headers)
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["items"]
+    # a key never seen before is still refused (503: it can't be checked), and admin calls too
+    stranger = world.client.post(
+        "/v1/recommendations", json=cart(), headers={API_KEY_HEADER: world.key_b}
+    )
+    assert stranger.status_code == 503
+    assert stranger.get_json()["error"]["code"] == "storage_unavailable"
+    admin = world.client.get("/v1/admin/rules", headers={API_KEY_HEADER: world.admin_key_a})
+    assert admin.status_code == 503

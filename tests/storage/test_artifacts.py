@@ -7,7 +7,7 @@ import pytest
 
 from cartwise import storage
 from cartwise.domain import ShopRef
-from cartwise.errors import InvalidRequest, UnknownShop
+from cartwise.errors import Conflict, InvalidRequest, UnknownShop
 
 
 def test_versions_count_up_and_latest_is_the_newest(db: storage.Store, domain: str) -> None:
@@ -73,3 +73,14 @@ def test_unknown_shop(db: storage.Store) -> None:
         db.models.save("nowhere.example", b"x", {})
     with pytest.raises(UnknownShop):
         db.models.latest("nowhere.example")
+
+
+def test_a_save_built_on_a_version_is_refused_once_another_was_saved_after_it(
+    db: storage.Store, domain: str
+) -> None:
+    assert db.models.save(domain, b"base", {}) == 1
+    assert db.models.save(domain, b"on 1", {}, after=1) == 2
+    with pytest.raises(Conflict):
+        db.models.save(domain, b"also on 1", {}, after=1)
+    latest = db.models.latest(domain)
+    assert latest is not None and (latest.version, latest.blob) == (2, b"on 1")

@@ -1,0 +1,42 @@
+"""Fixtures of the fault tests: the local PostgreSQL and Redis servers, skipped when they do not
+answer (failed under CI=true, where they must)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .harness import POSTGRES_ADMIN_URL, postgres_reachable
+
+REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    """The admin URL of the local PostgreSQL server (each run makes its own database)."""
+    reason = postgres_reachable(POSTGRES_ADMIN_URL)
+    if reason:
+        _missing(reason)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> tuple[str, int]:
+    """(host, port) of the local Redis server."""
+    from urllib.parse import urlsplit
+
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        _missing(f"Redis at {REDIS_URL} does not answer: {exc}")
+    parts = urlsplit(REDIS_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 6379
