@@ -64,10 +64,12 @@ class Worker:
         batch_size: int = 200,
         lease: timedelta = timedelta(minutes=5),
         periodic: Sequence[tuple[float, Callable[[], None]]] = (),
+        gather_seconds: float = 0.0,
     ) -> None:
         self._store = store
         self._handlers = dict(handlers)
         self._poll = poll_seconds
+        self._gather = gather_seconds
         self._batch = batch_size
         self._lease = lease
         self._periodic = [(every, task, [time.monotonic()]) for every, task in periodic]
@@ -176,9 +178,15 @@ class Worker:
             except Exception:
                 log.exception("the job worker failed a round; going on")
                 busy = 0
+            if busy >= self._batch:
+                continue  # a full batch: more are waiting
             if not busy:
                 self._wake.wait(self._poll)
-                self._wake.clear()
+            if self._gather and (busy or self._wake.is_set()):
+                # jobs are coming in: let a few gather, so one batch (and one model save per
+                # shop) takes many deliveries instead of one each
+                self._stop.wait(self._gather)
+            self._wake.clear()
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -328,6 +336,7 @@ def build_worker(
         poll_seconds=settings.jobs.poll_seconds,
         batch_size=settings.jobs.batch_size,
         lease=timedelta(seconds=settings.jobs.lease_seconds),
+        gather_seconds=settings.jobs.gather_seconds,
         periodic=[
             (settings.jobs.rebuild_every_hours * 3600, schedule_rebuilds),
             (settings.jobs.reconcile_every_hours * 3600, schedule_reconciliations),

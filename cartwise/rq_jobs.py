@@ -102,6 +102,7 @@ class _Runtime:
     worker: Worker
     tickets: Tickets
     store: storage.Store
+    gather: float = 0.0
 
 
 _runtime: _Runtime | None = None
@@ -121,13 +122,15 @@ def _current() -> _Runtime:
             tickets = Tickets(settings.redis_url, settings.jobs.queue)
             notices = Notices(settings.redis_url, settings.jobs.queue)
             worker = build_worker(store, settings, on_model_saved=notices.publish)
-            _runtime = _Runtime(worker, tickets, store)
+            _runtime = _Runtime(worker, tickets, store, settings.jobs.gather_seconds)
         return _runtime
 
 
 def work_shop(shop: str) -> None:
     """The RQ job behind a ticket: the shop's ready jobs, until none is left."""
     runtime = _current()
+    # deliveries arriving meanwhile find the ticket still waiting and join this run
+    time.sleep(runtime.gather)
     runtime.tickets.taken(shop)
     runtime.worker.drain(timeout=TICKET_TIMEOUT_SECONDS, shop=shop)
 
@@ -151,7 +154,8 @@ def run_worker(settings: Settings, store: storage.Store, *, burst: bool = False)
     notices = Notices(settings.redis_url, settings.jobs.queue)
     # web workers hear of each model this worker saves and load it at once
     worker = build_worker(store, settings, on_model_saved=notices.publish)
-    runtime = _Runtime(worker, Tickets(settings.redis_url, settings.jobs.queue), store)
+    tickets = Tickets(settings.redis_url, settings.jobs.queue)
+    runtime = _Runtime(worker, tickets, store, settings.jobs.gather_seconds)
     with _runtime_lock:
         _runtime = runtime
     stop = threading.Event()

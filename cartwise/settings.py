@@ -79,6 +79,14 @@ class JobSettings(BaseModel):
     )
     poll_seconds: float = Field(default=0.1, gt=0, le=60)
     batch_size: int = Field(default=200, ge=1, le=10_000)
+    gather_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        le=5,
+        description="While deliveries keep coming, jobs are taken this long apart, so one batch "
+        "(and one model save per shop) holds many: what an order adds shows within about "
+        "this long.",
+    )
     lease_seconds: float = Field(
         default=60.0,
         ge=3,

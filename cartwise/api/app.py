@@ -88,8 +88,9 @@ def create_app(
     catalog = CatalogCache(store)
 
     def changed(shop: str) -> None:
+        # a new model version only: the catalog memory keeps its products (re-read as they
+        # age), which a save per batch of orders would otherwise throw away every time
         registry.invalidate(shop)
-        catalog.invalidate(shop)
 
     notices = Notices(settings.redis_url, settings.jobs.queue) if settings.redis_url else None
     worker: Worker = build_worker(

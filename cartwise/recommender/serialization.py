@@ -44,7 +44,10 @@ def dump_model(
     arrays: Mapping[str, npt.NDArray[Any]],
     matrices: Mapping[str, sp.csr_matrix],
 ) -> bytes:
-    """Serialise ids, dense arrays and CSR matrices into one compressed npz blob."""
+    """Serialise ids, dense arrays and CSR matrices into one npz blob. Stored, not deflated:
+    a model is saved after every batch of orders, and zlib took three quarters of the time
+    (50 of 70 ms for the bundled shop) for a blob about 3 times smaller; blobs written
+    compressed by earlier versions still load."""
     payload: dict[str, npt.NDArray[Any]] = {
         "header": np.frombuffer(
             json.dumps({"format": _FORMAT, "schema_version": SCHEMA_VERSION, **header}).encode(),
@@ -63,7 +66,7 @@ def dump_model(
         payload[f"m_{name}_indices"] = m.indices.astype(np.int32)
         payload[f"m_{name}_data"] = m.data.astype(np.float32)
     buf = io.BytesIO()
-    np.savez_compressed(buf, allow_pickle=False, **payload)
+    np.savez(buf, allow_pickle=False, **payload)
     return buf.getvalue()
 
 
