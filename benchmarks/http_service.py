@@ -65,10 +65,13 @@ def recommend():
 
 
 @contextmanager
-def running(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+def running(cmd: list[str], port: int | None, env: dict[str, str] | None = None) -> Iterator[None]:
+    """`cmd` running for the block (once it listens on `port`, when it serves one), then
+    terminated."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_up(port, proc)
+        if port is not None:
+            wait_up(port, proc)
         yield
     finally:
         proc.terminate()

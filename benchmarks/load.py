@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import http_service as hs
-from local_servers import free_port, wait_up
+from local_servers import free_port
 
 from cartwise import storage
 
@@ -58,22 +57,6 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-@contextmanager
-def process(cmd: list[str], env: dict[str, str], port: int | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if port is not None:
-            wait_up(port, proc)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class WebhookSender(threading.Thread):
@@ -154,7 +137,7 @@ def run_profile(profile: str, workers: list[int], seconds: int, rate: float) -> 
                 row: dict[str, object] = {}
                 port = free_port()
                 bare = [gunicorn, "-w", str(n), "-b", f"127.0.0.1:{port}", "--chdir"]
-                with process([*bare, str(work / "bare"), "app:app"], dict(os.environ), port):
+                with hs.running([*bare, str(work / "bare"), "app:app"], port, dict(os.environ)):
                     script = hs.carts_script(work, "/recommend", key, carts)
                     hs.wrk_rate(f"http://127.0.0.1:{port}", script, 2)
                     row["bare_flask"] = hs.wrk_rate(f"http://127.0.0.1:{port}", script, seconds)
@@ -172,7 +155,7 @@ def run_profile(profile: str, workers: list[int], seconds: int, rate: float) -> 
                     before = store.orders.count(hs.SHOP)
                 with (
                     _maybe_worker(profile, cartwise, env),
-                    process(hs.cartwise_cmd(port), env, port),
+                    hs.running(hs.cartwise_cmd(port), port, env),
                 ):
                     script = hs.carts_script(work, "/v1/recommendations", key, carts)
                     hs.wrk_rate(f"http://127.0.0.1:{port}", script, 2)  # models loaded
@@ -219,7 +202,7 @@ def _maybe_worker(profile: str, cartwise: str, env: dict[str, str]) -> Iterator[
     if profile != "postgres":
         yield
         return
-    with process([cartwise, "worker"], env):
+    with hs.running([cartwise, "worker"], None, env):
         yield
 
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: a SQLite store, and a throwaway PostgreSQL database.
+"""Fixtures shared by the whole suite: a SQLite store, a throwaway PostgreSQL database, and the
+local Redis server's URL.
 
 Server-only packages are imported inside the fixtures, so the SDK's tests run without them.
 """
@@ -23,9 +24,27 @@ if TYPE_CHECKING:
 # Apps made in tests work their job queue explicitly (worker.drain()) unless a test starts it.
 os.environ.setdefault("CARTWISE_JOBS__IN_PROCESS", "false")
 
+REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CARTWISE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis server's URL; its tests are skipped when it does not answer, and fail
+    under CI=true, where it must."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis at {REDIS_URL} does not answer: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return REDIS_URL
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import socket
 import time
 import uuid
@@ -34,8 +33,6 @@ from cartwise.settings import RateLimitSettings
 
 from .shopify import SHOP_A, admin_token, checkout_token, delivery, proxy_query
 from .test_auth import World, bearer, build_world, cart, proxy_params
-
-REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -61,18 +58,6 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
 def frozen() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(time.time(), tick=False) as clock:
         yield clock
-
-
-@pytest.fixture
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} does not answer: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return REDIS_URL
 
 
 @pytest.fixture

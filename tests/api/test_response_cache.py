@@ -9,7 +9,6 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from cartwise.api import create_app
@@ -21,22 +20,7 @@ from cartwise.storage import Store
 
 from .conftest import SHOP
 
-REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BODY = {"cart": [{"product_id": "22423"}], "session_id": "s-cache", "k": 3}
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} does not answer: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return REDIS_URL
 
 
 def responses(app: Flask) -> Any:

@@ -3,7 +3,6 @@ and for Redis the calls that could not reach it."""
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from typing import Any
@@ -12,22 +11,6 @@ import pytest
 
 from cartwise import cache
 from cartwise.cache import CacheStats, MemoryCache
-
-REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} does not answer: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return REDIS_URL
 
 
 def text_cache(url: str | None, **kw: Any) -> cache.Cache[str]:

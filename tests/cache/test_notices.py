@@ -3,7 +3,6 @@ saved a model and answers from it at once, not at its next version check."""
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
@@ -11,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from cartwise import storage
 from cartwise.api import create_app
@@ -21,20 +19,6 @@ from cartwise.serving import ModelRegistry
 from cartwise.settings import JobSettings, Settings
 from cartwise.storage import Store
 from tests.api.conftest import BASKETS, CATALOG, SHOP, fit_model
-
-REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} does not answer: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return REDIS_URL
 
 
 @pytest.fixture

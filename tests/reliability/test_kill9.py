@@ -12,7 +12,6 @@ counted is not applied again, and a job taken up after its runner died has its s
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -21,8 +20,6 @@ import pytest
 from .harness import JobRunners, KillRun, kill_run, postgres_database
 
 pytestmark = pytest.mark.server
-
-REDIS_URL = os.environ.get("CARTWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 DELIVERIES = 600
 """Enough for the killer to strike several times while deliveries are still arriving."""
@@ -56,7 +53,10 @@ def run(
             work / "logs",
             deliveries=DELIVERIES,
             jobs=JobRunners("worker"),
-            env={"CARTWISE_REDIS_URL": REDIS_URL, "CARTWISE_JOBS__QUEUE": queue},
+            env={
+                "CARTWISE_REDIS_URL": request.getfixturevalue("redis_url"),
+                "CARTWISE_JOBS__QUEUE": queue,
+            },
         )
 
 
