@@ -29,6 +29,7 @@ from rq import Queue, SimpleWorker
 
 from cartwise import storage
 from cartwise.cache.notices import Notices
+from cartwise.cache.pause import Pause
 from cartwise.jobs import Worker, build_worker
 from cartwise.settings import Settings
 
@@ -56,14 +57,12 @@ class Tickets:
         )
         self._queue = Queue(queue, connection=self._redis)
         self._prefix = f"{queue}:ticket:"
-        self._down_until = 0.0
-        self._pause = _RETRY_AFTER_FAILURE
-        self._failing = False
+        self._pause = Pause(_RETRY_AFTER_FAILURE, _MAX_PAUSE)
         # an app dropped without `close()` (tests, a reloaded worker) still closes its sockets
         weakref.finalize(self, self._redis.connection_pool.disconnect)
 
     def post(self, shop: str) -> bool:
-        if time.monotonic() < self._down_until:
+        if self._pause.waiting:
             return False
         try:
             if self._redis.set(self._prefix + shop, "1", nx=True, ex=TICKET_SECONDS):
@@ -75,18 +74,12 @@ class Tickets:
                     failure_ttl=7 * 24 * 3600,
                     description=f"jobs of {shop}",
                 )
-            self._failing = False
+            self._pause.answered()
             return True
         except RedisError as exc:
-            # doubling pauses: a Redis that does not answer costs one timeout per worker every
-            # _MAX_PAUSE seconds (the sweep finds the jobs meanwhile)
-            self._pause = (
-                min(_MAX_PAUSE, self._pause * 2) if self._failing else _RETRY_AFTER_FAILURE
-            )
-            self._down_until = time.monotonic() + self._pause
-            if not self._failing:
+            # the sweep finds the jobs meanwhile
+            if self._pause.failed():
                 log.warning("could not post a job ticket for %s on Redis: %s", shop, exc)
-            self._failing = True
             return False
 
     def taken(self, shop: str) -> None:
@@ -101,8 +94,18 @@ class Tickets:
 class _Runtime:
     worker: Worker
     tickets: Tickets
+    notices: Notices
     store: storage.Store
     gather: float = 0.0
+
+    @classmethod
+    def build(cls, settings: Settings, store: storage.Store) -> _Runtime:
+        assert settings.redis_url
+        notices = Notices(settings.redis_url, settings.jobs.queue)
+        # web workers hear of each model this worker saves and load it at once
+        worker = build_worker(store, settings, on_model_saved=notices.publish)
+        tickets = Tickets(settings.redis_url, settings.jobs.queue)
+        return cls(worker, tickets, notices, store, settings.jobs.gather_seconds)
 
 
 _runtime: _Runtime | None = None
@@ -119,10 +122,7 @@ def _current() -> _Runtime:
             if not settings.redis_url:
                 raise RuntimeError("CARTWISE_REDIS_URL is not set: RQ tickets can't be worked")
             store = storage.open(settings.resolved_database_url(), upgrade=settings.auto_migrate)
-            tickets = Tickets(settings.redis_url, settings.jobs.queue)
-            notices = Notices(settings.redis_url, settings.jobs.queue)
-            worker = build_worker(store, settings, on_model_saved=notices.publish)
-            _runtime = _Runtime(worker, tickets, store, settings.jobs.gather_seconds)
+            _runtime = _Runtime.build(settings, store)
         return _runtime
 
 
@@ -151,11 +151,8 @@ def run_worker(settings: Settings, store: storage.Store, *, burst: bool = False)
     stops (SIGTERM/SIGINT: after the ticket at hand) or, with `burst`, once nothing is left."""
     global _runtime
     assert settings.redis_url
-    notices = Notices(settings.redis_url, settings.jobs.queue)
-    # web workers hear of each model this worker saves and load it at once
-    worker = build_worker(store, settings, on_model_saved=notices.publish)
-    tickets = Tickets(settings.redis_url, settings.jobs.queue)
-    runtime = _Runtime(worker, tickets, store, settings.jobs.gather_seconds)
+    runtime = _Runtime.build(settings, store)
+    worker = runtime.worker
     with _runtime_lock:
         _runtime = runtime
     stop = threading.Event()
@@ -186,6 +183,6 @@ def run_worker(settings: Settings, store: storage.Store, *, burst: bool = False)
             side.join(timeout=10)
         connection.close()
         runtime.tickets.close()
-        notices.close()
+        runtime.notices.close()
         with _runtime_lock:
             _runtime = None

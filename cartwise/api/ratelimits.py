@@ -62,6 +62,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cartwise.cache.pause import Pause
 from cartwise.errors import RateLimited, StorageError
 from cartwise.settings import RateLimitSettings
 
@@ -72,7 +73,7 @@ log = logging.getLogger(__name__)
 RETRY_SHARED_SECONDS = 1.0
 """After Redis fails, it is left alone this long before it is tried again."""
 MAX_PAUSE_SECONDS = 16.0
-"""The longest pause, reached by doubling while Redis keeps failing."""
+"""The longest pause, reached by doubling while Redis keeps failing (`cache.pause.Pause`)."""
 CLOSED_RETRY_AFTER = 5
 """Seconds a refused admin caller is told to wait while the shared count is unreachable."""
 REDIS_TIMEOUT = 0.05
@@ -157,9 +158,7 @@ class _Counters:
         self._shared: SlidingWindowCounterRateLimiter | None = None
         if redis_url:
             self._shared = SlidingWindowCounterRateLimiter(_redis(redis_url, key_prefix))
-        self._down_until = 0.0
-        self._down = False
-        self._pause = RETRY_SHARED_SECONDS
+        self._pause = Pause(RETRY_SHARED_SECONDS, MAX_PAUSE_SECONDS)
         self._batches: dict[tuple[object, ...], _Batch] = {}
         self._batches_lock = threading.Lock()
 
@@ -171,7 +170,7 @@ class _Counters:
         several workers may together let through up to a batch each beyond the limit before
         they hear of it — fine for a limit meant to stop floods, not to bill by."""
         shared = self._shared
-        if shared is None or time.monotonic() < self._down_until:
+        if shared is None or self._pause.waiting:
             return self._local.hit(item, identifiers, 1)
         key = (item.amount, item.get_expiry(), *identifiers)
         now = time.monotonic()
@@ -195,10 +194,8 @@ class _Counters:
         except limits_errors.StorageError as exc:
             self._fail(exc)
             return self._local.hit(item, identifiers, 1)
-        if self._down:
-            self._down = False
-            log.warning("the shared rate limit answers again")
-        wait = min(max(math.ceil(stats.reset_time - time.time()), 1), item.get_expiry())
+        self._answered()
+        wait = _seconds_to(stats.reset_time, item)
         with self._batches_lock:
             batch.shared_count = item.amount if not fits else item.amount - stats.remaining
             batch.wait = wait
@@ -212,19 +209,17 @@ class _Counters:
         RateLimitUnavailable."""
         shared = self._shared
         if shared is not None:
-            if time.monotonic() >= self._down_until:
+            if not self._pause.waiting:
                 try:
                     if shared.hit(item, *identifiers, cost=cost):
                         wait = None
                     else:
                         reset = shared.get_window_stats(item, *identifiers).reset_time
-                        wait = min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
+                        wait = _seconds_to(reset, item)
                 except limits_errors.StorageError as exc:
                     self._fail(exc)
                 else:
-                    if self._down:
-                        self._down = False
-                        log.warning("the shared rate limit answers again")
+                    self._answered()
                     return wait
             if not fail_open:
                 raise RateLimitUnavailable(
@@ -234,19 +229,21 @@ class _Counters:
         return self._local.hit(item, identifiers, cost)
 
     def _fail(self, exc: Exception) -> None:
-        # the pause doubles with each failed try (a blackholed Redis costs one timeout per
-        # worker every MAX_PAUSE_SECONDS, not every second) and is back to 1 s once it answers
-        self._pause = (
-            min(MAX_PAUSE_SECONDS, self._pause * 2) if self._down else RETRY_SHARED_SECONDS
-        )
-        self._down_until = time.monotonic() + self._pause
-        if not self._down:
-            self._down = True
+        if self._pause.failed():
             log.warning("the shared rate limit is unreachable (%s): %s", exc, self._meanwhile)
+
+    def _answered(self) -> None:
+        if self._pause.answered():
+            log.warning("the shared rate limit answers again")
+
+
+def _seconds_to(reset: float, item: RateLimitItem) -> int:
+    """Whole seconds from now to `reset` (a time.time() instant), 1 to one window."""
+    return min(max(math.ceil(reset - time.time()), 1), item.get_expiry())
 
 
 def _redis(url: str, key_prefix: str) -> RedisStorage:
-    # No retry inside a check: the counters stand aside for RETRY_SHARED_SECONDS instead.
+    # No retry inside a check: the counters stand aside (Pause) instead.
     pool = redis.ConnectionPool.from_url(
         url,
         socket_timeout=REDIS_TIMEOUT,

@@ -13,13 +13,13 @@ Layer 2: imports nothing from cartwise but layer 0.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import redis
 
+from cartwise.cache.pause import Pause
 from cartwise.cache.stats import CacheStats
 
 __all__ = ["RedisCache"]
@@ -56,13 +56,7 @@ class RedisCache(Generic[V]):
         self._encode = encode
         self._decode = decode
         self._prefix = f"{namespace}:"
-        self._cooldown = cooldown
-        self._max_cooldown = max(cooldown, max_cooldown)
-        self._pause = cooldown
-        self._clock = clock
-        self._down_until = 0.0
-        self._down = False
-        self._lock = threading.Lock()
+        self._pause = Pause(cooldown, max_cooldown, clock=clock)
         self.hits = 0
         self.misses = 0
         self.errors = 0
@@ -70,7 +64,7 @@ class RedisCache(Generic[V]):
     @property
     def available(self) -> bool:
         """False while standing aside after an error."""
-        return self._clock() >= self._down_until
+        return not self._pause.waiting
 
     def get(self, key: str) -> V | None:
         if not self.available:
@@ -124,18 +118,9 @@ class RedisCache(Generic[V]):
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
-        with self._lock:
-            if self._down:
-                self._pause = min(self._max_cooldown, self._pause * 2)
-            self._down_until = self._clock() + self._pause
-            if not self._down:
-                self._down = True
-                log.warning("the Redis cache is unavailable, answering without it: %s", exc)
+        if self._pause.failed():
+            log.warning("the Redis cache is unavailable, answering without it: %s", exc)
 
     def _recovered(self) -> None:
-        if self._down:
-            with self._lock:
-                if self._down:
-                    self._down = False
-                    self._pause = self._cooldown
-                    log.info("the Redis cache is back")
+        if self._pause.answered():
+            log.info("the Redis cache is back")
