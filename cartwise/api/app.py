@@ -93,9 +93,14 @@ def create_app(
         registry.invalidate(shop)
 
     notices = Notices(settings.redis_url, settings.jobs.queue) if settings.redis_url else None
-    worker: Worker = build_worker(
-        store, settings, on_model_saved=notices.publish if notices else changed
-    )
+
+    def saved_here(shop: str) -> None:
+        # this process at once, whatever Redis does; the others through the notice
+        changed(shop)
+        if notices is not None:
+            notices.publish(shop)
+
+    worker: Worker = build_worker(store, settings, on_model_saved=saved_here)
     app = Flask(__name__)
     body_limit.init_app(app, MAX_BODY_BYTES)
     run_worker = settings.jobs.in_process if start_worker is None else start_worker
