@@ -463,7 +463,9 @@ class Sender:
     """Posts every delivery from `threads` client threads, each retrying its delivery (same
     headers, same body) on a connection error, a timeout, 429 or a 5xx until it gets a 200,
     for at most `give_up` seconds per delivery; a request takes at most `timeout` seconds, as
-    Shopify's 5 s. Any other status is a failure of the service, kept in `outcomes`."""
+    Shopify's 5 s. Any other status is a failure of the service, kept in `outcomes`. With
+    `spread`, the deliveries start evenly over at least that many seconds (a fast machine
+    would otherwise send them all before anything else in the run has happened)."""
 
     def __init__(
         self,
@@ -473,10 +475,13 @@ class Sender:
         threads: int = 4,
         timeout: float = 5.0,
         give_up: float = 120.0,
+        spread: float = 0.0,
         seed: int = 5,
     ) -> None:
         self._port = port
         self._shares = [list(deliveries[n::threads]) for n in range(threads)]
+        self._gap = spread / max(1, len(deliveries))
+        self._threads = threads
         self._timeout = timeout
         self._give_up = give_up
         self._seed = seed
@@ -486,7 +491,7 @@ class Sender:
     def run(self) -> SendReport:
         started = time.monotonic()
         workers = [
-            threading.Thread(target=self._send, args=(share, n), daemon=True)
+            threading.Thread(target=self._send, args=(share, n, started), daemon=True)
             for n, share in enumerate(self._shares)
         ]
         for worker in workers:
@@ -496,11 +501,14 @@ class Sender:
         self.report.seconds = time.monotonic() - started
         return self.report
 
-    def _send(self, share: list[Delivery], n: int) -> None:
+    def _send(self, share: list[Delivery], n: int, started: float) -> None:
         rng = random.Random(self._seed * 1000 + n)
         conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self._timeout)
         try:
-            for delivery in share:
+            for i, delivery in enumerate(share):
+                # delivery i of thread n is number i * threads + n of the whole sequence
+                due = started + (i * self._threads + n) * self._gap
+                time.sleep(max(0.0, due - time.monotonic()))
                 self._deliver(conn, delivery, rng)
         finally:
             conn.close()
@@ -818,11 +826,13 @@ def kill_run(
     env: Mapping[str, str] | None = None,
     direct_url: str | None = None,
     drain_timeout: float = 90.0,
+    spread: float = 5.0,
 ) -> KillRun:
     """Seed the shop at `url`, serve it, send `deliveries` orders while SIGKILLing a random web
-    worker or job runner every `pause` seconds, wait for the queue to drain, audit; then queue
-    a rebuild, wait again and audit again. `direct_url` is how the harness itself reaches the
-    database (default `url`)."""
+    worker or job runner every `pause` seconds (the deliveries spread over at least `spread`
+    seconds, so that the killer strikes while they arrive also on a fast machine), wait for
+    the queue to drain, audit; then queue a rebuild, wait again and audit again. `direct_url`
+    is how the harness itself reaches the database (default `url`)."""
     from cartwise.ingestion import REBUILD
 
     direct = direct_url or url
@@ -836,7 +846,7 @@ def kill_run(
             "jobs": service.job_pids(),
         }
         killer = Killer(targets, pause=pause).start()
-        report = Sender(service.port, sent, threads=threads).run()
+        report = Sender(service.port, sent, threads=threads, spread=spread).run()
         killer.stop()
         with storage.open(direct) as store:
             drain_seconds = wait_drained(store, timeout=drain_timeout)

@@ -22,7 +22,7 @@ from .harness import JobRunners, KillRun, kill_run, postgres_database
 pytestmark = pytest.mark.server
 
 DELIVERIES = 600
-"""Enough for the killer to strike several times while deliveries are still arriving."""
+"""Spread over 5 s (`kill_run`), so the killer strikes several times while they arrive."""
 
 
 @pytest.fixture(
