@@ -20,7 +20,7 @@ from cartwise.recommender.cooccurrence import cooccurrence_counts
 from cartwise.recommender.params import HybridParams
 from cartwise.recommender.regression import regression_weights
 from cartwise.recommender.serialization import LoadedModel, dump_model, load_model
-from cartwise.recommender.sparse_rows import gather_rows, strongest_first
+from cartwise.recommender.sparse_rows import gather_rows, is_row_permutation, strongest_first
 from cartwise.recommender.types import Interaction, Item, Recommendation
 
 __all__ = ["HybridRecommender"]
@@ -62,6 +62,9 @@ class HybridRecommender:
     _cooc_ptr: IntArray
     _reg_ptr: IntArray
     _cnt_ptr: IntArray
+    _cooc_perm: IntArray
+    _reg_perm: IntArray
+    _cnt_perm: IntArray
     _row_norm: FloatArray
     _col_norm: FloatArray
     _content_gain: FloatArray
@@ -474,6 +477,9 @@ class HybridRecommender:
                 "available": self._available,
                 "count": self._count,
                 "trend": self._trend,
+                # each matrix's rows strongest first, as loading would sort them again: sorted
+                # once here instead of by every process that loads the model
+                **{f"{name}_order": perm.astype(np.int32) for name, perm in self._orders().items()},
             },
             matrices={
                 "cooc": self._cooc,
@@ -517,7 +523,7 @@ class HybridRecommender:
             and model._history.shape == (len(model._customers), n)
         ):
             raise ValueError("model arrays do not agree in size")
-        model._refresh_item_weights()
+        model._refresh_item_weights(orders=_stored_orders(loaded, model))
         return model
 
     def _decay(self, times: FloatArray, half_life_days: float) -> FloatArray:
@@ -555,11 +561,18 @@ class HybridRecommender:
         self._content_gain = pad(self._content_gain, 0.0)
         self._refresh_item_weights(np.arange(n - extra, n, dtype=np.int64))
 
-    def _refresh_item_weights(self, changed: IntArray | None = None) -> None:
+    def _orders(self) -> dict[str, IntArray]:
+        """The permutations that put each matrix's rows strongest first, as last computed."""
+        return {"cooc": self._cooc_perm, "regression": self._reg_perm, "content": self._cnt_perm}
+
+    def _refresh_item_weights(
+        self, changed: IntArray | None = None, orders: Mapping[str, IntArray] | None = None
+    ) -> None:
         """Recompute the per-item normalisers that depend on evidence counts, and the
         normalised similarities of the rows of `changed` items (all rows when None). Entries of
         other rows pointing at a changed item keep their slightly older normaliser until the
-        next compaction or refit: one order moves a count by a small fraction."""
+        next compaction or refit: one order moves a count by a small fraction. `orders` are
+        the rows' strongest-first permutations when already known (read with the model)."""
         p = self.params
         if changed is None:
             count = np.maximum(self._count, 1e-9)
@@ -582,12 +595,18 @@ class HybridRecommender:
             ptr = m.indptr.astype(np.int64)
             rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
             sim = self._similarity(m.data.astype(np.float64), rows, m.indices.astype(np.int64))
-            self._cooc_perm = strongest_first(ptr, sim)
+            known = orders or {}
+            cooc_perm = known.get("cooc")
+            self._cooc_perm = strongest_first(ptr, sim) if cooc_perm is None else cooc_perm
             self._cooc_ptr = ptr
             self._cooc_col = m.indices[self._cooc_perm].astype(np.int64)
             self._cooc_sim = sim[self._cooc_perm]
-            self._reg_ptr, self._reg_col, self._reg_val = _strongest_first_arrays(self._regression)
-            self._cnt_ptr, self._cnt_col, self._cnt_val = _strongest_first_arrays(self._content)
+            self._reg_perm, self._reg_ptr, self._reg_col, self._reg_val = _strongest_first_arrays(
+                self._regression, known.get("regression")
+            )
+            self._cnt_perm, self._cnt_ptr, self._cnt_col, self._cnt_val = _strongest_first_arrays(
+                self._content, known.get("content")
+            )
         elif len(changed) and len(self._cooc_ptr) > 1:
             rows = changed[changed < len(self._cooc_ptr) - 1]
             pos, owner = gather_rows(self._cooc_ptr, rows)
@@ -755,13 +774,27 @@ def _row_cap(n_rows: int) -> int:
 
 
 def _strongest_first_arrays(
-    m: sp.csr_matrix,
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """(indptr, indices, data) of `m` as int64/float64, each row strongest first."""
+    m: sp.csr_matrix, perm: IntArray | None = None
+) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+    """(permutation, indptr, indices, data) of `m` as int64/float64, each row strongest first;
+    `perm` when that permutation is already known."""
     ptr = m.indptr.astype(np.int64)
     data = m.data.astype(np.float64)
-    perm = strongest_first(ptr, data)
-    return ptr, m.indices[perm].astype(np.int64), data[perm]
+    if perm is None:
+        perm = strongest_first(ptr, data)
+    return perm, ptr, m.indices[perm].astype(np.int64), data[perm]
+
+
+def _stored_orders(loaded: LoadedModel, model: HybridRecommender) -> dict[str, IntArray]:
+    """The row orders a model file carries, each kept only when it is a permutation within
+    the rows of its matrix (files written before they were stored have none: sorted anew)."""
+    matrices = {"cooc": model._cooc, "regression": model._regression, "content": model._content}
+    orders: dict[str, IntArray] = {}
+    for name, m in matrices.items():
+        perm = loaded.arrays.get(f"{name}_order")
+        if perm is not None and is_row_permutation(m.indptr.astype(np.int64), perm):
+            orders[name] = perm.astype(np.int64)
+    return orders
 
 
 def _max_scaled(cols: IntArray, vals: FloatArray, n: int) -> FloatArray | None:

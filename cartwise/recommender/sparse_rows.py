@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["gather_rows", "strongest_first", "top_k_per_row"]
+__all__ = ["gather_rows", "is_row_permutation", "strongest_first", "top_k_per_row"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -62,3 +62,18 @@ def strongest_first(indptr: npt.NDArray[np.int64], values: npt.NDArray[np.floati
     magnitude, so that the first entries of a row are its strongest."""
     rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
     return np.lexsort((-np.abs(values), rows)).astype(np.int64)
+
+
+def is_row_permutation(indptr: npt.NDArray[np.int64], perm: npt.NDArray[np.integer]) -> bool:
+    """Whether `perm` permutes a CSR matrix's stored entries within their rows only: what
+    `strongest_first` returns, as read back from a file that could be damaged."""
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    if perm.ndim != 1 or len(perm) != nnz or not np.issubdtype(perm.dtype, np.integer):
+        return False
+    if nnz == 0:
+        return True
+    if int(perm.min()) < 0 or int(perm.max()) >= nnz:
+        return False
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    within = (perm >= indptr[rows]) & (perm < indptr[rows + 1])
+    return bool(within.all()) and bool((np.bincount(perm, minlength=nnz) == 1).all())

@@ -272,10 +272,15 @@ def test_a_damaged_member_is_a_value_error(blob: bytes, damage: Callable[[bytes]
         HybridRecommender.from_bytes(damage(blob))
 
 
+ORDERS = ("a_cooc_order", "a_regression_order", "a_content_order")
+"""The rows' strongest-first orders: stored so loading need not sort them, optional."""
+
+
 def test_a_model_file_missing_any_member_is_a_value_error(blob: bytes) -> None:
     members = _members(blob)
+    assert set(ORDERS) <= set(members)
     wrong: dict[str, str] = {}
-    for name in members:
+    for name in set(members) - set(ORDERS):
         partial = _npz({k: v for k, v in members.items() if k != name})
         try:
             HybridRecommender.from_bytes(partial)
@@ -321,3 +326,53 @@ def test_a_matrix_pointing_past_the_catalog_is_a_value_error(
 
     with pytest.raises(ValueError):
         HybridRecommender.from_bytes(_npz(members))
+
+
+def test_the_stored_row_orders_are_the_ones_loading_would_sort(
+    model: HybridRecommender, blob: bytes
+) -> None:
+    members = _members(blob)
+    without = _npz({k: v for k, v in members.items() if k not in ORDERS})
+    sorted_anew = HybridRecommender.from_bytes(without)
+    read = HybridRecommender.from_bytes(blob)
+
+    for name, order in read._orders().items():
+        assert np.array_equal(order, sorted_anew._orders()[name]), name
+        assert np.array_equal(order, members[f"a_{name}_order"]), name
+    for got, want in zip(_all_answers(read), _all_answers(sorted_anew), strict=True):
+        _same_answers(got, want)
+
+
+def test_a_model_updated_after_loading_saves_its_orders_afresh(model: HybridRecommender) -> None:
+    loaded = HybridRecommender.from_bytes(model.to_bytes())
+    loaded.update(gift_shop_history()[:40])
+
+    again = _members(loaded.to_bytes())
+    without = _npz({k: v for k, v in again.items() if k not in ORDERS})
+
+    for name, order in HybridRecommender.from_bytes(without)._orders().items():
+        assert np.array_equal(again[f"a_{name}_order"], order), name
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda p: p[::-1].copy(), id="crosses-rows"),
+        pytest.param(lambda p: np.zeros_like(p), id="repeats-an-entry"),
+        pytest.param(lambda p: p[:-1].copy(), id="too-short"),
+        pytest.param(lambda p: p + len(p), id="past-the-end"),
+        pytest.param(lambda p: p.astype(np.float64), id="not-integers"),
+    ],
+)
+def test_a_damaged_row_order_is_ignored_and_sorted_anew(
+    model: HybridRecommender, blob: bytes, damage: Callable[[Array], Array]
+) -> None:
+    members = _members(blob)
+    before = _all_answers(HybridRecommender.from_bytes(blob))
+    for name in ORDERS:
+        members[name] = damage(members[name])
+
+    loaded = HybridRecommender.from_bytes(_npz(members))
+
+    for got, want in zip(_all_answers(loaded), before, strict=True):
+        _same_answers(got, want)
