@@ -126,6 +126,8 @@ class EventProcessor:
         self._on_model_saved = on_model_saved
         self._consent_required = consent_required
         self._models: dict[str, tuple[int, HybridRecommender, int, dict[str, str]]] = {}
+        self._ensured: set[ShopRef] = set()
+        """Shops recorded during the current batch: once per batch, not once per event."""
 
     def customer_key(self, shop: str, customer_id: str) -> str:
         return customer_key(self._secret, shop, customer_id)
@@ -165,9 +167,11 @@ class EventProcessor:
         # they are not applied twice); a training from storage counts whatever was missed.
         for shop in dict.fromkeys(job.shop for job in jobs if job.attempts > 1):
             self.schedule_rebuild(shop)
+        self._ensured.clear()
         try:
+            events = self._store.events.get_many(int(job.payload["event"]) for job in jobs)
             for job in jobs:
-                event = self._store.events.get(int(job.payload["event"]))
+                event = events.get(int(job.payload["event"]))
                 if event is None or event.status != "pending":
                     continue  # handled before (a retried job) or redacted meanwhile
                 self._apply(event, batches[event.shop])
@@ -195,10 +199,14 @@ class EventProcessor:
             )
             status = "failed"
         try:
-            self._store.events.mark(event.id, status)  # type: ignore[arg-type]
+            self._store.events.mark(event.id, status, clear_body=True)  # type: ignore[arg-type]
         except NotFound:
             return  # the event went with the rest of its shop's data (shop/redact)
-        self._store.events.clear_body(event.id)
+
+    def _ensure(self, shop: ShopRef) -> None:
+        if shop not in self._ensured:
+            self._store.shops.ensure(shop)
+            self._ensured.add(shop)
 
     def _magento(self, event: RawEvent, batch: ShopBatch) -> str:
         """A delivery of the cartwise Magento module, applied through the same platform-neutral
@@ -208,7 +216,7 @@ class EventProcessor:
         record = event_record(event_name, event.body, lambda cid: self.customer_key(shop, cid))
         if record is None:
             return "ignored"
-        self._store.shops.ensure(ShopRef(shop, Platform.MAGENTO))
+        self._ensure(ShopRef(shop, Platform.MAGENTO))
         if isinstance(record, OrderRecord):
             segments = segment_keys(country=record.country)
             return self.apply_order(shop, record.order, record.version, segments, batch)
@@ -225,6 +233,7 @@ class EventProcessor:
         shop, topic = event.shop, event.topic
         if topic == "shop/redact":
             redact_shop(self._store, shop)
+            self._ensured -= {ref for ref in self._ensured if ref.domain == shop}
             self._forget_batch(shop, batch)
             return "processed"
         if topic == "customers/redact":
@@ -242,7 +251,7 @@ class EventProcessor:
             self._store.installs.deactivate(shop)
             self.saved(shop)
             return "processed"
-        self._store.shops.ensure(ShopRef(shop, Platform.SHOPIFY))
+        self._ensure(ShopRef(shop, Platform.SHOPIFY))
         fired = _triggered_at(event)
         if isinstance(payload, OrderPayload):
             return self._order(shop, payload, batch)
@@ -280,12 +289,12 @@ class EventProcessor:
         without consent (then or since) is stored without their key."""
         store = self._store
         began = datetime.now(UTC)
-        if store.redactions.redacted_at(shop, "order", order.order_id) is not None:
-            return "ignored"
         key = order.customer_id
-        if key is not None and self._redacted_before(shop, key, order.created_at):
-            return "ignored"
         with store.transaction() as tx:
+            if tx.redactions.redacted_at(shop, "order", order.order_id) is not None:
+                return "ignored"
+            if key is not None and self._redacted_before(tx, shop, key, order.created_at):
+                return "ignored"
             if not tx.versions.accept(shop, "order", order.order_id, version):
                 return "ignored"  # a stale retry or a duplicate state
             if key is not None and not self._keeps_history(tx.consent, shop, key, order.created_at):
@@ -327,11 +336,11 @@ class EventProcessor:
         without consent); a cart seen for the first time adds its co-occurrences to the batch."""
         store = self._store
         began = datetime.now(UTC)
-        if cart.customer_id is not None and self._redacted_before(
-            shop, cart.customer_id, cart.updated_at
-        ):
-            return "ignored"
         with store.transaction() as tx:
+            if cart.customer_id is not None and self._redacted_before(
+                tx, shop, cart.customer_id, cart.updated_at
+            ):
+                return "ignored"
             first_seen = tx.versions.get(shop, "cart", cart.cart_id) is None
             if not tx.versions.accept(shop, "cart", cart.cart_id, cart.updated_at):
                 return "ignored"
@@ -465,10 +474,10 @@ class EventProcessor:
         model = HybridRecommender.from_bytes(artifact.blob)
         return artifact.version, model, int(artifact.meta.get("orders_since_fit", 0)), stamps
 
-    def _redacted_before(self, shop: str, key: str, at: datetime) -> bool:
+    def _redacted_before(self, tx: Transaction, shop: str, key: str, at: datetime) -> bool:
         """Whether customer `key` (a keyed hash) was redacted after `at`: data from before a
         redaction that arrives late is dropped."""
-        redacted = self._store.redactions.redacted_at(shop, "customer", tombstone_key(key))
+        redacted = tx.redactions.redacted_at(shop, "customer", tombstone_key(key))
         return redacted is not None and at <= redacted
 
     def _forget_batch(self, shop: str, batch: ShopBatch) -> None:

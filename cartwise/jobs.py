@@ -110,8 +110,7 @@ class Worker:
                 for job in group:
                     self._run_alone(handler, job)
                 continue
-            for job in group:
-                self._store.jobs.finish(job.id)
+            self._store.jobs.finish_many([job.id for job in group])
 
     @contextmanager
     def _renewing(self, jobs: Sequence[Job]) -> Iterator[None]:

@@ -6,7 +6,7 @@ Imports only layer 0 and the storage modules below it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,6 +18,7 @@ from cartwise.storage._base import (
     SQLITE_DATETIME,
     Runner,
     check_limit,
+    chunked,
     insert_for,
     prepared,
     sqlite_insert_returning_id,
@@ -136,6 +137,15 @@ class EventRepository:
         with self._runner.read(f"reading event {event_pk}") as conn:
             row = conn.execute(select(raw_events).where(raw_events.c.id == event_pk)).one_or_none()
         return None if row is None else _to_event(row)
+
+    def get_many(self, event_pks: Iterable[int]) -> dict[int, RawEvent]:
+        """The stored events among `event_pks`, by id (a batch of jobs' events in one read)."""
+        found: dict[int, RawEvent] = {}
+        with self._runner.read("reading events") as conn:
+            for batch in chunked(dict.fromkeys(event_pks), 500):
+                rows = conn.execute(select(raw_events).where(raw_events.c.id.in_(batch)))
+                found.update((row.id, _to_event(row)) for row in rows)
+        return found
 
     def for_shop(self, domain: str, *, status: EventStatus | None = None) -> list[RawEvent]:
         """The shop's stored events in arrival order (optionally only those of `status`)."""
@@ -257,17 +267,26 @@ class EventRepository:
             ).all()
         return [_to_event(row) for row in rows]
 
-    def mark(self, event_pk: int, status: EventStatus, *, error: str | None = None) -> None:
-        """Record what a job did with the event `event_pk` (its `RawEvent.id`)."""
+    def mark(
+        self,
+        event_pk: int,
+        status: EventStatus,
+        *,
+        error: str | None = None,
+        clear_body: bool = False,
+    ) -> None:
+        """Record what a job did with the event `event_pk` (its `RawEvent.id`); with
+        `clear_body`, drop its body in the same statement (see `clear_body`)."""
+        values: dict[str, object] = {
+            "status": status,
+            "error": error,
+            "processed_at": None if status == "pending" else datetime.now(UTC),
+        }
+        if clear_body:
+            values["body"] = b""
         with self._runner.write(f"marking event {event_pk}") as conn:
             result = conn.execute(
-                update(raw_events)
-                .where(raw_events.c.id == event_pk)
-                .values(
-                    status=status,
-                    error=error,
-                    processed_at=None if status == "pending" else datetime.now(UTC),
-                )
+                update(raw_events).where(raw_events.c.id == event_pk).values(**values)
             )
             if result.rowcount == 0:
                 raise NotFound(f"unknown event {event_pk}")

@@ -20,6 +20,7 @@ from cartwise.storage._base import (
     SQLITE_DATETIME,
     Runner,
     check_limit,
+    chunked,
     insert_for,
     prepared,
     sqlite_insert_returning_id,
@@ -172,12 +173,19 @@ class JobRepository:
             return [str(row.shop_domain) for row in conn.execute(query)]
 
     def finish(self, job_id: int) -> None:
-        with self._runner.write(f"finishing job {job_id}") as conn:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id)
-                .values(status="done", finished_at=datetime.now(UTC), leased_until=None)
-            )
+        self.finish_many([job_id])
+
+    def finish_many(self, job_ids: Sequence[int]) -> None:
+        """Mark a batch of jobs done in one statement."""
+        if not job_ids:
+            return
+        with self._runner.write(f"finishing {len(job_ids)} jobs") as conn:
+            for batch in chunked(job_ids, 500):
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id.in_(batch))
+                    .values(status="done", finished_at=datetime.now(UTC), leased_until=None)
+                )
 
     def retry(self, job_id: int, error: str, *, at: datetime) -> None:
         with self._runner.write(f"rescheduling job {job_id}") as conn:

@@ -54,6 +54,28 @@ def test_mark_takes_events_out_of_pending(db: storage.Store) -> None:
     assert [e.delivery_id for e in db.events.pending(limit=1)] == [third.delivery_id]
 
 
+def test_mark_can_drop_the_body_in_the_same_write(db: storage.Store) -> None:
+    for delivery in ["d1", "d2"]:
+        add(db, delivery)
+    first, second = db.events.pending()
+    db.events.mark(first.id, "processed", clear_body=True)
+    db.events.mark(second.id, "processed")
+    got = db.events.get_many([first.id, second.id])
+    assert (got[first.id].status, got[first.id].body) == ("processed", b"")
+    assert (got[second.id].status, got[second.id].body) == ("processed", BODY)
+
+
+def test_get_many_reads_the_known_events_by_id(db: storage.Store) -> None:
+    for delivery in ["d1", "d2", "d3"]:
+        add(db, delivery)
+    first, _, third = db.events.pending()
+    got = db.events.get_many([third.id, first.id, third.id, 98765])
+    assert sorted(got) == [first.id, third.id]
+    assert got[first.id] == db.events.get(first.id)
+    assert got[third.id].delivery_id == "d3"
+    assert db.events.get_many([]) == {}
+
+
 def test_mark_unknown_event_is_not_found(db: storage.Store) -> None:
     with pytest.raises(NotFound):
         db.events.mark(12345, "processed")

@@ -107,6 +107,15 @@ def test_finish_retry_and_fail_move_jobs_between_statuses(db: storage.Store) -> 
     assert db.jobs.claim(limit=10) == []
 
 
+def test_finish_many_finishes_exactly_the_batch(db: storage.Store) -> None:
+    ids = [db.jobs.enqueue("k", SHOP, {"i": i}) for i in range(4)]
+    claimed = db.jobs.claim(limit=10)
+    assert len(claimed) == 4
+    db.jobs.finish_many([j for j in ids[:3] if j is not None])
+    db.jobs.finish_many([])
+    assert db.jobs.counts() == {"done": 3, "running": 1}
+
+
 def test_purge_finished_deletes_only_done_jobs_finished_before(db: storage.Store) -> None:
     ids = [db.jobs.enqueue("k", SHOP) for _ in range(3)]
     db.jobs.enqueue("k", SHOP)
