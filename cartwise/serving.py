@@ -225,6 +225,10 @@ class _Entry:
     model: HybridRecommender | None
     """None with a version: that version's blob could not be read; wait for the next one."""
     checked_at: float
+    loaded_at: float = float("-inf")
+    """When a blob was last read for this shop (never: minus infinity)."""
+    newer: bool = False
+    """A newer version was announced (`ModelRegistry.invalidate`) and is not loaded yet."""
 
 
 class ModelRegistry:
@@ -232,6 +236,10 @@ class ModelRegistry:
 
     Storage is asked for the latest version at most once every `check_interval` seconds per
     shop (measured with `clock`, in seconds); the blob is read only when the version changed.
+    A version announced by `newer` is loaded at the next request, but no sooner than
+    `reload_interval` seconds after the shop's previous load: while orders keep coming and a
+    version is saved every fraction of a second, each process loads at most one per interval
+    instead of every one (a model is read and parsed whole, a few milliseconds per megabyte).
     At most `max_shops` shops are held, the least recently used leaving first. Thread-safe.
     """
 
@@ -240,11 +248,13 @@ class ModelRegistry:
         store: Store,
         *,
         check_interval: float = 5.0,
+        reload_interval: float = 1.0,
         max_shops: int = 64,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._check_interval = check_interval
+        self._reload_interval = reload_interval
         self._clock = clock
         self._entries: LRUCache[str, _Entry] = LRUCache(maxsize=max_shops)
         self._lock = threading.Lock()
@@ -259,10 +269,12 @@ class ModelRegistry:
         with self._lock:
             entry = self._entries.get(shop)
             if entry is not None:
-                if now - entry.checked_at < self._check_interval:
+                due = entry.newer and now - entry.loaded_at >= self._reload_interval
+                if not due and now - entry.checked_at < self._check_interval:
                     return _loaded(entry)
                 # Claim this check so concurrent requests keep the current model meanwhile.
                 entry.checked_at = now
+                entry.newer = False
         stamp = self._store.models.latest_stamp(shop)
         if entry is not None and stamp is not None and (entry.version, entry.created_at) == stamp:
             return _loaded(entry)
@@ -281,6 +293,14 @@ class ModelRegistry:
             else:
                 self._entries.pop(shop, None)
 
+    def newer(self, shop: str) -> None:
+        """Another process saved a newer model of `shop`: load it at the next `get`, but no
+        sooner than `reload_interval` after the previous load."""
+        with self._lock:
+            entry = self._entries.get(shop)
+            if entry is not None:
+                entry.newer = True
+
     def _load(self, shop: str, version: int | None, now: float) -> _Entry:
         if version is None:
             return _Entry(version=None, created_at=None, model=None, checked_at=now)
@@ -291,9 +311,13 @@ class ModelRegistry:
             model = HybridRecommender.from_bytes(artifact.blob)
         except Exception:
             log.exception("model version %s of shop %s cannot be loaded", artifact.version, shop)
-            return _Entry(artifact.version, artifact.created_at, model=None, checked_at=now)
+            return _Entry(
+                artifact.version, artifact.created_at, model=None, checked_at=now, loaded_at=now
+            )
         log.info("loaded model version %s of shop %s", artifact.version, shop)
-        return _Entry(artifact.version, artifact.created_at, model=model, checked_at=now)
+        return _Entry(
+            artifact.version, artifact.created_at, model=model, checked_at=now, loaded_at=now
+        )
 
 
 def _loaded(entry: _Entry) -> LoadedModel | None:

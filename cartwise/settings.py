@@ -40,6 +40,13 @@ class ModelSettings(BaseModel):
     """Engine knobs a merchant may want to set; the engine's own defaults are the tuned ones."""
 
     default_k: int = Field(default=8, ge=1, le=20)
+    reload_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="A web process loads a shop's newly saved model at most this often "
+        "(a newer one announced sooner waits for the interval; 0: every one at once).",
+    )
 
 
 class ShopifySettings(BaseModel):

@@ -148,6 +148,51 @@ def test_registry_never_mistakes_a_model_saved_after_a_full_prune_for_the_old_on
     assert new.created_at >= old.created_at
 
 
+def test_registry_loads_announced_versions_at_most_once_per_reload_interval(
+    store: Store, registry: ModelRegistry, clock: Clock
+) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    assert registry.get(SHOP) is not None
+
+    # orders keep coming: three versions announced within the second after the last load
+    for _ in range(3):
+        store.models.save(SHOP, model_blob(BASKETS[:3]), {})
+        registry.newer(SHOP)
+        clock.now += 0.25
+        current = registry.get(SHOP)
+        assert current is not None and current.version == 1
+
+    clock.now += 0.25  # a second after the load: the newest of them, not each in turn
+    current = registry.get(SHOP)
+    assert current is not None and current.version == 4
+
+
+def test_registry_loads_the_first_version_after_a_quiet_spell_at_once(
+    store: Store, registry: ModelRegistry, clock: Clock
+) -> None:
+    store.models.save(SHOP, model_blob(), {})
+    assert registry.get(SHOP) is not None
+    clock.now += 1.0
+    store.models.save(SHOP, model_blob(BASKETS[:3]), {})
+    registry.newer(SHOP)
+
+    current = registry.get(SHOP)
+    assert current is not None and current.version == 2
+
+
+def test_registry_with_no_reload_interval_loads_every_announced_version(
+    store: Store, clock: Clock
+) -> None:
+    registry = ModelRegistry(store, reload_interval=0.0, clock=clock)
+    store.models.save(SHOP, model_blob(), {})
+    assert registry.get(SHOP) is not None
+    for version in (2, 3):
+        store.models.save(SHOP, model_blob(BASKETS[:3]), {})
+        registry.newer(SHOP)
+        current = registry.get(SHOP)
+        assert current is not None and current.version == version
+
+
 def test_registry_invalidate_forces_a_check(store: Store, registry: ModelRegistry) -> None:
     assert registry.get(SHOP) is None
     store.models.save(SHOP, model_blob(), {})

@@ -84,19 +84,17 @@ def create_app(
     settings.check()
     if store is None:
         store = storage.open(settings.resolved_database_url(), upgrade=settings.auto_migrate)
-    registry = registry or ModelRegistry(store)
+    registry = registry or ModelRegistry(store, reload_interval=settings.model.reload_seconds)
     catalog = CatalogCache(store)
 
-    def changed(shop: str) -> None:
-        # a new model version only: the catalog memory keeps its products (re-read as they
-        # age), which a save per batch of orders would otherwise throw away every time
-        registry.invalidate(shop)
-
+    # a new model version only: the catalog memory keeps its products (re-read as they age),
+    # which a save per batch of orders would otherwise throw away every time
     notices = Notices(settings.redis_url, settings.jobs.queue) if settings.redis_url else None
 
     def saved_here(shop: str) -> None:
-        # this process at once, whatever Redis does; the others through the notice
-        changed(shop)
+        # this process at once, whatever Redis does (an order changes the next answer); the
+        # others through the notice, each loading at most one version per reload interval
+        registry.invalidate(shop)
         if notices is not None:
             notices.publish(shop)
 
@@ -137,7 +135,7 @@ def create_app(
     if notices is not None:
         # a model saved by any process (a `cartwise worker`, another web worker's job thread)
         # is looked for at once, not at the next version check
-        notices.listen(changed)
+        notices.listen(registry.newer)
         weakref.finalize(app, notices.stop)
     app.extensions["cartwise_notices"] = notices
     app.extensions["cartwise_worker"] = worker
