@@ -10,11 +10,12 @@ of the run's own), web workers without a job thread and one `cartwise worker` pr
 them. sqlite: the embedded profile (one file, jobs in the web workers' threads). Load: wrk (8
 connections, `apt-get install wrk`) cycling through up to 3,000 distinct carts of the shop's real
 orders (anonymous shoppers, k=10), each cart seen again only after the others, so answers are
-computed, not remembered; webhooks from one Python thread at a fixed rate, every delivery new,
-retried until acknowledged. Printed per worker count: recommendations/s, p50/p99, non-2xx,
-webhooks acknowledged/s and their p99, and once the run is over how long the queue took to
-drain and whether every delivery became exactly one stored order. The reference, measured in
-the same run, is the bare Flask JSON endpoint with the same worker count under the same wrk load.
+computed, not remembered; webhooks from 4 Python threads on one schedule at a fixed rate,
+every delivery new, retried until acknowledged. Printed per worker count: recommendations/s,
+p50/p99, non-2xx, webhooks acknowledged/s and their p99, and once the run is over how long
+the queue took to drain and whether every delivery became exactly one stored order. The
+reference, measured in the same run, is the bare Flask JSON endpoint with the same worker count
+under the same wrk load.
 Needs `pip install -e ".[server]"`.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import shutil
@@ -59,30 +61,49 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-class WebhookSender(threading.Thread):
-    """Signed orders/create deliveries at `rate` per second until stopped; a delivery not
+class WebhookSender:
+    """Signed orders/create deliveries at `rate` per second until stopped, from `threads`
+    client threads sharing one schedule (a delivery waits in the listen queue behind the
+    storefront's connections, so one thread alone falls behind the rate); a delivery not
     acknowledged with 200 is sent again (as Shopify does), so each is stored once."""
 
-    def __init__(self, port: int, rate: float, products: list[str], first_id: int) -> None:
-        super().__init__(daemon=True)
+    def __init__(
+        self, port: int, rate: float, products: list[str], first_id: int, threads: int = 4
+    ) -> None:
         self._port = port
         self._rate = rate
         self._products = products
         self._next_id = first_id
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._send, daemon=True)
+            for _ in range(threads if rate > 0 else 0)
+        ]
         self.stop = threading.Event()
         self.acked: list[int] = []
         self.latencies: list[float] = []
         self.retries = 0
 
-    def run(self) -> None:
+    def start(self) -> None:
+        self._started = time.perf_counter()
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join()
+
+    def _send(self) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
-        started = time.perf_counter()
-        n = 0
         while not self.stop.is_set():
-            due = started + n / self._rate
-            wait = due - time.perf_counter()
+            with self._lock:
+                n = next(self._numbers)
+            wait = self._started + n / self._rate - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
+            if self.stop.is_set():
+                break
             order_id = self._next_id + n
             cart = self._products[n % 5 : n % 5 + 3]
             headers, body = hs.signed("orders/create", hs.order_payload(order_id, cart))
@@ -98,12 +119,13 @@ class WebhookSender(threading.Thread):
                     conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
                     ok = False
                 if ok:
-                    self.latencies.append(time.perf_counter() - t0)
-                    self.acked.append(order_id)
+                    with self._lock:
+                        self.latencies.append(time.perf_counter() - t0)
+                        self.acked.append(order_id)
                     break
-                self.retries += 1
+                with self._lock:
+                    self.retries += 1
                 time.sleep(0.05)
-            n += 1
         conn.close()
 
 
