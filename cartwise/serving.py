@@ -263,7 +263,8 @@ class ModelRegistry:
         """The shop's latest model, or None when it has none or its latest blob is unreadable.
 
         Raises `UnknownShop` for a shop storage does not know and `StorageError` when the
-        database fails; a model already loaded keeps being served until the next check.
+        database fails before any model of the shop was loaded; a model already loaded keeps
+        being served while storage is away, and until the next check.
         """
         now = self._clock()
         with self._lock:
@@ -275,12 +276,23 @@ class ModelRegistry:
                 # Claim this check so concurrent requests keep the current model meanwhile.
                 entry.checked_at = now
                 entry.newer = False
-        stamp = self._store.models.latest_stamp(shop)
-        if entry is not None and stamp is not None and (entry.version, entry.created_at) == stamp:
+        try:
+            stamp = self._store.models.latest_stamp(shop)
+            if entry is not None and stamp == (entry.version, entry.created_at):
+                return _loaded(entry)
+            if entry is not None and stamp is None and entry.version is None:
+                return _loaded(entry)
+            fresh = self._load(shop, None if stamp is None else stamp[0], now)
+        except StorageError:
+            if entry is None or entry.model is None:
+                raise
+            # the database is away: the model held answers as well as it did a moment ago
+            log.warning(
+                "storage unavailable: shop %s answered by model version %s held in memory",
+                shop,
+                entry.version,
+            )
             return _loaded(entry)
-        if entry is not None and stamp is None and entry.version is None:
-            return _loaded(entry)
-        fresh = self._load(shop, None if stamp is None else stamp[0], now)
         with self._lock:
             self._entries[shop] = fresh
         return _loaded(fresh)

@@ -104,20 +104,25 @@ def postgres_database(
 
     admin = make_url(admin_url).set(drivername="postgresql")
     name = f"cartwise_rel_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        admin.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            direct = admin.set(drivername="postgresql+psycopg", database=name)
-            migrate.upgrade(direct.render_as_string(hide_password=False))
-            app = direct.set(host=host or direct.host, port=port or direct.port)
-            yield (
-                app.render_as_string(hide_password=False),
-                direct.render_as_string(hide_password=False),
-            )
-        finally:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def run(sql: str) -> None:
+        # a connection each time: the server may have been restarted in between
+        with psycopg.connect(
+            admin.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
+        ) as conn:
+            conn.execute(sql)
+
+    run(f'CREATE DATABASE "{name}"')
+    try:
+        direct = admin.set(drivername="postgresql+psycopg", database=name)
+        migrate.upgrade(direct.render_as_string(hide_password=False))
+        app = direct.set(host=host or direct.host, port=port or direct.port)
+        yield (
+            app.render_as_string(hide_password=False),
+            direct.render_as_string(hide_password=False),
+        )
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- the shop and its deliveries -----------------------------------------------------------
@@ -258,7 +263,7 @@ def service_env(
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -301,7 +306,7 @@ class Service:
         self.logs = logs
         self.web_workers = web_workers
         self.jobs = jobs
-        self.port = _free_port()
+        self.port = free_port()
         self._boot_timeout = boot_timeout
         self._arbiter: subprocess.Popen[bytes] | None = None
         self._job_procs: list[subprocess.Popen[bytes]] = []

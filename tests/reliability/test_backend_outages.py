@@ -9,6 +9,9 @@ proxy blackholes, resets, refuses or slows every connection for a few seconds at
   (Shopify retries) or 200, never 500; once it is back every acknowledged delivery is stored
   exactly once, and the workers' pools hold no more connections than a pool keeps.
 - PostgreSQL slow: recommendations keep being answered from memory.
+- PostgreSQL really stopped (as by a crash: `pg_ctl stop -m immediate`) for 6 s and started
+  again, on a server of the test's own: the same for webhooks, and every storefront answer is
+  still a 200 with items (the model, products and keys held in memory).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import redis
 
 from cartwise import storage
 
+from .conftest import _missing
 from .faultproxy import FaultProxy
 from .harness import (
     SHOP,
@@ -36,6 +40,7 @@ from .harness import (
     service_env,
     wait_drained,
 )
+from .private_postgres import missing_reason, private_postgres
 
 pytestmark = pytest.mark.server
 
@@ -168,3 +173,48 @@ def test_postgres_slow_leaves_recommendations_answered_from_memory(
     # most answers make no database round trip; the others wait for the catalog, model or
     # API key to be read again (every few seconds), each read one or more slow round trips
     assert len(from_memory) >= len(slow) / 2, sorted(a.seconds for a in slow)[-5:]
+
+
+@pytest.mark.postgres
+def test_postgres_stopped_and_started_again_loses_no_acknowledged_delivery(
+    tmp_path: Path,
+) -> None:
+    reason = missing_reason()
+    if reason:
+        _missing(reason)
+    with (
+        private_postgres(tmp_path / "server") as server,
+        postgres_database(server.admin_url) as (url, direct),
+    ):
+        seeded = seed_shop(direct)
+        deliveries = make_deliveries(1200, seeded.at)
+        with Service(service_env(url), tmp_path / "logs") as service:
+            load = RecommendationLoad(service.port, seeded.api_key, threads=1, pause=0.01).start()
+            sender = Sender(service.port, deliveries, threads=2, give_up=60, spread=6)
+            sending = threading.Thread(target=sender.run)
+            sending.start()
+            time.sleep(1.5)
+            load.mark("stopped")
+            server.stop("immediate")
+            time.sleep(6)  # longer than the model's version check interval (5 s)
+            server.start()
+            load.mark("started")
+            sending.join()
+            time.sleep(1)
+            answers = load.stop()
+            report = sender.report
+            with storage.open(direct) as store:
+                wait_drained(store, timeout=90)
+                found = audit(store, seeded, deliveries, report)
+            assert service.arbiter_alive
+    statuses = {o for o in report.outcomes if o.isdigit()}
+    assert "503" in statuses or any(not o.isdigit() for o in report.outcomes), report.outcomes
+    assert statuses <= {"200", "503"}, report.bodies_500[:3]
+    assert report.unacked == [] and len(report.acked) == len(deliveries)
+    assert found.lost_events == [] and found.duplicated_events == []
+    assert found.lost_orders == [] and found.duplicated_orders == []
+    assert found.storage_counts_off == {} and found.storage_ok
+    during = load.between("stopped", "started")
+    assert during, "no recommendation was asked while the server was down"
+    failed = [a for a in answers if a.status != 200 or not a.valid]
+    assert failed == [], (len(answers), failed[:5], load.errors.most_common(3))
