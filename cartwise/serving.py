@@ -228,7 +228,7 @@ class _Entry:
     loaded_at: float = float("-inf")
     """When a blob was last read for this shop (never: minus infinity)."""
     newer: bool = False
-    """A newer version was announced (`ModelRegistry.invalidate`) and is not loaded yet."""
+    """A newer version was announced (`ModelRegistry.newer`) and is not loaded yet."""
 
 
 class ModelRegistry:
