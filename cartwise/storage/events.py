@@ -176,12 +176,6 @@ class EventRepository:
             ).scalars()
             return list(rows)
 
-    def clear_body(self, event_pk: int) -> None:
-        """Drop a handled event's body (it may hold personal data); the row stays, so later
-        duplicates of the delivery are still recognised."""
-        with self._runner.write(f"clearing event {event_pk}") as conn:
-            conn.execute(update(raw_events).where(raw_events.c.id == event_pk).values(body=b""))
-
     def delete_for_shop(self, domain: str) -> int:
         with self._runner.write(f"deleting events of {domain!r}") as conn:
             n = conn.execute(delete(raw_events).where(raw_events.c.shop_domain == domain)).rowcount
@@ -276,7 +270,9 @@ class EventRepository:
         clear_body: bool = False,
     ) -> None:
         """Record what a job did with the event `event_pk` (its `RawEvent.id`); with
-        `clear_body`, drop its body in the same statement (see `clear_body`)."""
+        `clear_body`, drop its body in the same statement (a handled event's body may hold
+        personal data; the row stays, so later duplicates of the delivery are still
+        recognised)."""
         values: dict[str, object] = {
             "status": status,
             "error": error,
