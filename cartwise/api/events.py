@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from cartwise.api import cors
 from cartwise.api.auth import Caller, proxy_caller, storefront_caller
 from cartwise.api.bodies import parse_json
 from cartwise.api.context import services
-from cartwise.api.recommendations import CORS_HEADERS
 from cartwise.schemas import EventBatch, EventsAccepted
 
 __all__ = ["accept_events", "bp", "proxy_bp"]
@@ -20,17 +20,7 @@ bp = Blueprint("events", __name__, url_prefix="/v1")
 proxy_bp = Blueprint("proxy_events", __name__, url_prefix="/proxy")
 
 
-@bp.after_request
-def _cors(response: Response) -> Response:
-    response.headers.update(CORS_HEADERS)
-    return response
-
-
-@bp.route("/events", methods=["OPTIONS"])
-def preflight() -> Response:
-    response = Response(status=204)
-    response.headers.update(CORS_HEADERS)
-    return response
+cors.share(bp, "/events")
 
 
 @bp.post("/events")

@@ -16,10 +16,10 @@ from typing import Literal
 from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cartwise.api import cors
 from cartwise.api.auth import Caller, limit_storefront, proxy_caller, storefront_caller
 from cartwise.api.bodies import parse_json, parse_query
 from cartwise.api.context import services
-from cartwise.api.recommendations import CORS_HEADERS
 from cartwise.consent import ConsentState, consent_state, set_personalisation, used_history
 from cartwise.errors import Forbidden
 from cartwise.pseudonyms import customer_key
@@ -119,17 +119,7 @@ _ANONYMOUS = [
 ]
 
 
-@bp.after_request
-def _cors(response: Response) -> Response:
-    response.headers.update(CORS_HEADERS)
-    return response
-
-
-@bp.route("/preferences", methods=["OPTIONS"])
-def preflight() -> Response:
-    response = Response(status=204)
-    response.headers.update(CORS_HEADERS)
-    return response
+cors.share(bp, "/preferences")
 
 
 @bp.get("/preferences")

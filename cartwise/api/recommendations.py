@@ -14,7 +14,7 @@ from typing import Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cartwise.api import metrics
+from cartwise.api import cors, metrics
 from cartwise.api.auth import Caller, limit_storefront, proxy_caller, storefront_caller
 from cartwise.api.bodies import invalid, parse_json
 from cartwise.api.context import services
@@ -25,27 +25,14 @@ from cartwise.pseudonyms import customer_key
 from cartwise.schemas import CartItem, Placement, RecommendationRequest, RequestContext
 from cartwise.serving import Treatment, fallback_answer, recommend
 
-__all__ = ["CORS_HEADERS", "DefaultsQuery", "ProxyQuery", "bp", "proxy_bp"]
+__all__ = ["DefaultsQuery", "ProxyQuery", "bp", "proxy_bp"]
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("recommendations", __name__, url_prefix="/v1")
 proxy_bp = Blueprint("proxy", __name__, url_prefix="/proxy")
 
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Cartwise-Key",
-    "Access-Control-Max-Age": "7200",
-}
-
-
-@bp.after_request
-def _cors(response: Response) -> Response:
-    """Every answer of this endpoint, errors included, is readable from a checkout extension:
-    a 401 must reach its code, not fail as a CORS error."""
-    response.headers.update(CORS_HEADERS)
-    return response
+cors.share(bp, "/recommendations")
 
 
 class DefaultsQuery(BaseModel):
@@ -70,13 +57,6 @@ def defaults() -> Response:
     metrics.record_defaults(answer.source)
     response = Response(answer.model_dump_json(), mimetype="application/json")
     response.headers["Cache-Control"] = "private, max-age=300"
-    return response
-
-
-@bp.route("/recommendations", methods=["OPTIONS"])
-def preflight() -> Response:
-    response = Response(status=204)
-    response.headers.update(CORS_HEADERS)
     return response
 
 
