@@ -211,6 +211,11 @@ def build_spec(*, demo: bool) -> dict[str, Any]:
             }
         }
         paths.update(_demo_theme_paths())
+    for operations in paths.values():
+        for op in operations.values():
+            if "requestBody" in op:
+                # every body is capped before a view reads it (`body_limit`, the whole app)
+                op["responses"]["413"] = _error("`payload_too_large`: the body is over 1 MB.")
     _, schema = models_json_schema(models, ref_template=_REF)
     return {
         "openapi": "3.1.0",
@@ -310,7 +315,6 @@ def _recommendations_op() -> dict[str, Any]:
             "401": _error("A credential is required (outside demo mode)."),
             "429": _wait(_STOREFRONT_LIMIT),
             "404": _error("`unknown_shop`: the shop has no data."),
-            "413": _error("`payload_too_large`: the body is over 1 MB."),
             "422": _error("`invalid_request`: the body is not valid JSON for this schema."),
         },
     }
@@ -386,7 +390,6 @@ def _preferences_op(*, update: bool, proxy: bool) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": _ref(PreferencesUpdate)}},
         }
-        op["responses"]["413"] = _error("`payload_too_large`: the body is over 1 MB.")
         op["responses"]["422"] = _error("`invalid_request`: the body does not validate.")
     elif not proxy:
         op["parameters"] = [
@@ -446,7 +449,6 @@ def _webhook_op() -> dict[str, Any]:
         "responses": {
             "200": {"description": "Stored, a duplicate, or dead-lettered (`status`)."},
             "401": _error("`invalid_signature`: the signature or its headers are wrong."),
-            "413": _error("`payload_too_large`."),
             "503": _error("`storage_unavailable`: Shopify will retry."),
         },
     }
@@ -479,7 +481,6 @@ def _magento_webhook_op() -> dict[str, Any]:
                 "`invalid_signature`: unknown store, missing, wrong or stale signature, or "
                 "missing event headers; nothing is stored."
             ),
-            "413": _error("`payload_too_large`."),
             "503": _error("`storage_unavailable`: the module retries."),
         },
     }

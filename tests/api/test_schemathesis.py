@@ -54,6 +54,10 @@ _PROXY_OWN = {"shop", "logged_in_customer_id", "path_prefix", "timestamp", "sign
 _CROSS_FIELD_RULES = ["putRules", "startExperiment"]
 _ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """schemathesis's own default for `positive_data_acceptance`."""
+_REJECTED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+"""schemathesis's own default for `negative_data_rejection` (5xx aside: a server error is
+never a rejection here), and 413: a body over 1 MB is refused before it is read, whatever
+else is wrong with it."""
 
 _CONFIG = schemathesis.Config.from_dict(
     {
@@ -61,6 +65,7 @@ _CONFIG = schemathesis.Config.from_dict(
         "generation": {"max-examples": EXAMPLES, "deterministic": True, "database": "none"},
         # The WSGI transport does not decode a gzip body; compression has its own tests.
         "headers": {"Accept-Encoding": "identity"},
+        "checks": {"negative_data_rejection": {"expected-statuses": _REJECTED}},
         "operations": [
             {
                 "include-operation-id": operation,
